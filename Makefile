@@ -1,0 +1,76 @@
+# The two commands a new contributor needs: `make demo` and `make test`.
+# Everything runs from .venv/, built from the pinned locks in requirements/.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the tests, the demo and the test hosts need on this machine.
+APT_PACKAGES := chromium python3-venv debootstrap systemd-container openssh-client openssh-server rsync
+
+.PHONY: help venv apt-deps lint test test-python test-molecule demo demo-stop bench lock clean
+
+help:
+	@echo "make demo    run the whole thing on its built-in demo (make demo-stop ends it)"
+	@echo "make test    run every check: lint, Python tests, Molecule scenarios"
+	@echo "make venv    build .venv/ with the pinned dependencies"
+	@echo "make bench   print the speed and memory benchmarks"
+	@echo "make lock    re-pin requirements/*.in into the lock files"
+
+apt-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages: $$missing"; \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): requirements/dev.lock collector/pyproject.toml pyproject.toml
+	$(MAKE) apt-deps
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements/dev.lock
+	$(BIN)/python -m pip install -q --no-deps -e collector -e .
+	touch $@
+
+venv: $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test-python: venv
+	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; exit $$rc
+
+# Every scenario under molecule/, each timed; Molecule and testinfra find ansible-playbook
+# and pytest on PATH.
+MOLECULE_SCENARIOS := $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml))
+
+test-molecule: venv
+	@for scenario in $(MOLECULE_SCENARIOS); do \
+		started=$$(date +%s); \
+		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/molecule test -s $$scenario || exit 1; \
+		echo "molecule scenario $$scenario passed in $$(( $$(date +%s) - started )) s"; \
+	done
+
+test: lint test-python test-molecule
+
+demo: venv
+	$(BIN)/python -m demo
+
+demo-stop: venv
+	$(BIN)/python -m demo stop
+
+bench: venv
+	$(BIN)/python -m benchmarks
+
+lock:
+	$(BIN)/python -m pip install -q uv
+	$(BIN)/uv pip compile --universal --python-version 3.10 --no-header requirements/collector.in -o collector/requirements.lock
+	$(BIN)/uv pip compile --universal --python-version 3.11 --no-header requirements/dev.in -o requirements/dev.lock
+
+clean:
+	rm -rf $(VENV) build collector/build .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+from gphotos_collector.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""Is the profile signed in to Google Photos, and as whom."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gphotos_collector import google_site, page_state
+from gphotos_collector.browser import Browser, check_profile_dir, find_browser, open_context
+from gphotos_collector.errors import SignedOutError, TemporaryError
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+SIGNED_IN = "signed-in"
+LIBRARY_SIGNS = page_state.Signs(selectors=((SIGNED_IN, google_site.ACCOUNT_LABEL_SELECTOR),))
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    email: str
+    index: int
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+REFRESH_HINT = (
+    "Refresh it: on a desktop run `gphotos-collector login --profile PROFILE_DIR`, sign in, "
+    "and copy the profile to this server again (with the Ansible bundle: "
+    "`ansible-playbook playbooks/refresh-profile.yml -e account=NAME`)."
+)
+
+
+def signed_out(profile: Path, account_index: int, why: str = "") -> SignedOutError:
+    which = f" for account #{account_index} (/u/{account_index}/)" if account_index else ""
+    reason = f" ({why})" if why else ""
+    return SignedOutError(
+        f"the profile {profile} is signed out of Google Photos{which}{reason}. " + REFRESH_HINT,
+        profile=str(profile),
+    )
+
+
+async def goto(page: Page, url: str, what: str) -> None:
+    """Navigate, turning network failures and server errors into TemporaryError."""
+    try:
+        response = await page.goto(
+            url, wait_until="domcontentloaded", timeout=google_site.PAGE_LOAD_TIMEOUT * 1000
+        )
+    except Exception as error:  # Playwright's Error or TimeoutError
+        raise TemporaryError(f"could not open {what}: {str(error).splitlines()[0]}") from None
+    if response is not None and response.status >= 500:
+        raise TemporaryError(f"{what} answered HTTP {response.status}")
+
+
+async def open_library(page: Page, base_url: str, account_index: int, profile: Path) -> Account:
+    """Open the library grid of the chosen account and read who is signed in."""
+    await goto(page, google_site.library_url(base_url, account_index), "the Google Photos library")
+    found = await page_state.wait_for(page, LIBRARY_SIGNS, google_site.PAGE_LOAD_TIMEOUT)
+    if found == page_state.SIGNED_OUT:
+        raise signed_out(profile, account_index)
+    if found == page_state.TIMED_OUT:
+        raise TemporaryError(f"the library page at {page.url} did not show a signed-in account")
+    if not google_site.serves_account(page.url, account_index):
+        raise signed_out(profile, account_index, "that account is not signed in in this profile")
+    label = await page.locator(google_site.ACCOUNT_LABEL_SELECTOR).first.get_attribute("aria-label")
+    match = google_site.ACCOUNT_LABEL.match(label or "")
+    if not match:
+        raise TemporaryError(f"unexpected account label on the library page: {label!r}")
+    return Account(name=match.group("name"), email=match.group("email"), index=account_index)
+
+
+async def _check(profile: Path, account_index: int, base_url: str, browser: Browser) -> Account:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        context = await open_context(playwright, browser, profile)
+        try:
+            page = context.pages[0] if context.pages else await context.new_page()
+            return await open_library(page, base_url, account_index, profile)
+        finally:
+            await context.close()
+
+
+def check_account(profile: Path, account_index: int, base_url: str, browser_choice: str) -> Account:
+    """Headless: who is signed in on this profile (raises SignedOutError if nobody)."""
+    check_profile_dir(profile)
+    browser = find_browser(browser_choice)
+    return asyncio.run(_check(profile, account_index, base_url, browser))

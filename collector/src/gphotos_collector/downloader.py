@@ -1,0 +1,314 @@
+"""Download stage: open one item in a page and fetch its original with Shift+D.
+
+A download is judged by progress, not by a fixed timeout: a 2 GB video that
+keeps arriving is fine, a download with no new byte for the stall timeout is
+cancelled and retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gphotos_collector import google_site, page_state
+from gphotos_collector.account import goto
+from gphotos_collector.errors import TemporaryError
+
+if TYPE_CHECKING:
+    from playwright.async_api import Download, Page, Response
+
+PROGRESS_POLL = 0.25
+VIEWER = "viewer"
+NOT_FOUND = "not-found"
+PROCESSING = "processing"
+
+
+class ItemGone(Exception):
+    """Google answers that the item does not exist (deleted)."""
+
+
+class ItemProcessing(Exception):
+    """A video Google is still processing: no download until later."""
+
+
+class FetchFailed(Exception):
+    """A failure worth retrying: server error, reset, stall, slow page."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    path: Path  # the finished download, on DEST's filesystem
+    suggested_name: str  # from Content-Disposition: data, not a path
+    taken: datetime | None  # capture time from the info panel, with its zone
+
+
+def _viewer_signs(item_id: str) -> page_state.Signs:
+    return page_state.Signs(
+        selectors=((VIEWER, google_site.VIEWER_SELECTOR.format(item_id=item_id)),),
+        texts=((NOT_FOUND, google_site.NOT_FOUND_TEXT),),
+    )
+
+
+def _processing_signs(item_id: str) -> page_state.Signs:
+    return page_state.Signs(
+        texts=((PROCESSING, google_site.PROCESSING_TEXT),),
+        text_scope=google_site.item_scope(item_id),
+    )
+
+
+# Reads the item's info panel (opening it if needed): the date, then the time and
+# zone that follow it. One round trip: clicks and waits inside the page. Only the
+# item's own elements count: earlier items' panels may linger, hidden.
+_INFO_JS = """
+async ([itemScope, dateSelector, timeSelector, openSelector, waitMs]) => {
+  const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
+  const inItem = (selector) => {
+    for (const root of document.querySelectorAll(itemScope)) {
+      if (root.matches(selector)) return root;
+      const found = root.querySelector(selector);
+      if (found) return found;
+    }
+    return null;
+  };
+  const until = Date.now() + waitMs;
+  let clicked = false;
+  let date;
+  while (!(date = inItem(dateSelector))) {
+    if (!clicked) {
+      const button = [...document.querySelectorAll(openSelector)].filter(shown).pop();
+      if (button) { button.click(); clicked = true; }
+    }
+    if (Date.now() > until) return null;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const time = inItem(timeSelector);
+  let next = date.nextElementSibling;
+  while (next && next.tagName !== "DIV") next = next.nextElementSibling;
+  const parts = [time ? time.textContent : "", next ? next.textContent : ""];
+  return [date.textContent.trim(), parts.join(" ").trim()];
+}
+"""
+INFO_PANEL_WAIT = 3.0
+
+
+class SignedOutDuringRun(Exception):
+    """The session ended while the run was going on."""
+
+
+async def open_item(page: Page, url: str, item_id: str) -> None:
+    """Open the item's viewer; raise ItemGone, SignedOutDuringRun or FetchFailed."""
+    try:
+        await goto(page, url, f"item {item_id}")
+    except TemporaryError as error:
+        raise FetchFailed(error.message) from None
+    found = await page_state.wait_for(page, _viewer_signs(item_id), google_site.PAGE_LOAD_TIMEOUT)
+    if found == NOT_FOUND:
+        raise ItemGone(f"Google Photos has no item {item_id} (deleted?)")
+    if found == page_state.SIGNED_OUT:
+        raise SignedOutDuringRun()
+    if found == page_state.TIMED_OUT:
+        raise FetchFailed(f"the viewer of item {item_id} did not open")
+
+
+async def step_to(page: Page, item_id: str) -> bool:
+    """From the open viewer, ArrowRight to the next (older) item: is it item_id?
+
+    An in-app navigation is much cheaper than loading the app again; on any
+    surprise the caller opens the item by its URL instead.
+    """
+    before = page.url
+    await page.keyboard.press(google_site.NEXT_ITEM_KEY)
+    deadline = time.monotonic() + google_site.NEXT_ITEM_TIMEOUT
+    while page.url == before:
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(page_state.POLL_INTERVAL)
+    shown = google_site.ITEM_ID_IN_URL.search(page.url)
+    if shown is None or shown.group(1) != item_id:
+        return False
+    found = await page_state.wait_for(page, _viewer_signs(item_id), google_site.NEXT_ITEM_TIMEOUT)
+    if found == NOT_FOUND:
+        raise ItemGone(f"Google Photos has no item {item_id} (deleted?)")
+    if found == page_state.SIGNED_OUT:
+        raise SignedOutDuringRun()
+    return found == VIEWER
+
+
+async def read_taken(page: Page, item_id: str) -> datetime | None:
+    """The capture time from the info panel (opened if needed), or None."""
+    args = [
+        google_site.item_scope(item_id),
+        google_site.INFO_DATE_SELECTOR,
+        google_site.INFO_TIME_SELECTOR,
+        google_site.OPEN_INFO_SELECTOR,
+        INFO_PANEL_WAIT * 1000,
+    ]
+    try:
+        texts = await page.evaluate(_INFO_JS, args)
+    except Exception:  # the page moved on: the grid label will do
+        return None
+    if not texts:
+        return None
+    return google_site.parse_info_taken(texts[0], texts[1])
+
+
+NOT_STARTED = "the download did not start"
+
+
+async def _download_after(
+    page: Page, item_id: str, trigger: Callable[[], Awaitable[None]], timeout: float
+) -> Download:
+    """Run trigger (a key, a click) and wait for the download it starts, or its failure."""
+    failed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def on_response(response: Response) -> None:
+        # A server error instead of a file replaces the page: no download will come.
+        if response.status >= 400 and response.frame == page.main_frame and not failed.done():
+            with contextlib.suppress(Exception):
+                if response.request.is_navigation_request():
+                    failed.set_result(f"the download answered HTTP {response.status}")
+
+    page.on("response", on_response)
+    download_task = asyncio.ensure_future(page.wait_for_event("download", timeout=timeout * 1000))
+    processing_task: asyncio.Future[str] | None = None
+    try:
+        await asyncio.sleep(0)  # let the download listener register before the trigger
+        await trigger()
+        processing_task = asyncio.ensure_future(
+            page_state.wait_for(page, _processing_signs(item_id), timeout)
+        )
+        done, _ = await asyncio.wait(
+            {download_task, processing_task, failed}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if download_task in done and download_task.exception() is None:
+            return download_task.result()
+        if failed in done:
+            raise FetchFailed(failed.result())
+        if processing_task in done and processing_task.result() == PROCESSING:
+            raise ItemProcessing("Google is still processing this video")
+        if processing_task in done and processing_task.result() == page_state.SIGNED_OUT:
+            raise SignedOutDuringRun()
+        raise FetchFailed(NOT_STARTED)
+    finally:
+        page.remove_listener("response", on_response)
+        tasks = [t for t in (download_task, processing_task) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if not failed.done():
+            failed.cancel()
+
+
+async def start_download(page: Page, item_id: str, timeout: float) -> Download:
+    """Shift+D, and the More options menu if the key did nothing."""
+
+    async def press_key() -> None:
+        await page.keyboard.press(google_site.DOWNLOAD_KEY)
+
+    try:
+        return await _download_after(page, item_id, press_key, timeout)
+    except FetchFailed as error:
+        if str(error) != NOT_STARTED:
+            raise
+    # The menu route: More options, then the Download entry.
+    entry = page.locator(google_site.DOWNLOAD_MENU_ITEM_SELECTOR).first
+    try:
+        scoped = page.locator(
+            f"{google_site.item_scope(item_id)} {google_site.MORE_OPTIONS_SELECTOR}"
+        )
+        if not await scoped.count():  # a button shared by all items: the one on show
+            scoped = page.locator(google_site.MORE_OPTIONS_SELECTOR).locator("visible=true")
+        await scoped.last.click(timeout=5_000)
+        await entry.wait_for(timeout=5_000)
+    except Exception as error:  # no menu either: report what the key did not do
+        raise FetchFailed(f"{NOT_STARTED} ({str(error).splitlines()[0]})") from None
+
+    async def click_entry() -> None:
+        await entry.click(timeout=5_000)
+
+    return await _download_after(page, item_id, click_entry, timeout)
+
+
+def _progress_file(download: Download) -> Path | None:
+    """Where Chrome writes this download while it arrives (<path>.crdownload)."""
+    # Playwright names the final file after Chrome's download guid; it is not public API.
+    impl: Any = getattr(download, "_impl_obj", None)
+    artifact: Any = getattr(impl, "_artifact", None)
+    initializer = getattr(artifact, "_initializer", None) or {}
+    absolute = initializer.get("absolutePath") if isinstance(initializer, dict) else None
+    return Path(str(absolute) + ".crdownload") if absolute else None
+
+
+def _bytes_so_far(progress_file: Path | None, downloads_dir: Path) -> int:
+    if progress_file is not None:
+        for candidate in (progress_file, progress_file.with_suffix("")):
+            with contextlib.suppress(OSError):
+                return candidate.stat().st_size
+        return 0
+    # Without the file's name, any growth in the downloads folder counts as progress.
+    total = 0
+    with contextlib.suppress(OSError):
+        for child in downloads_dir.iterdir():
+            with contextlib.suppress(OSError):
+                total += child.stat().st_size
+    return total
+
+
+async def finish_download(download: Download, downloads_dir: Path, stall_timeout: float) -> Path:
+    """Wait while bytes keep arriving; cancel after stall_timeout without progress."""
+    path_task = asyncio.ensure_future(download.path())
+    progress_file = _progress_file(download)
+    last_size = -1
+    last_progress = time.monotonic()
+    try:
+        while not path_task.done():
+            size = _bytes_so_far(progress_file, downloads_dir)
+            now = time.monotonic()
+            if size != last_size:
+                last_size, last_progress = size, now
+            elif now - last_progress >= stall_timeout:
+                await download.cancel()
+                raise FetchFailed(f"the download stalled at {size} bytes")
+            await asyncio.wait({path_task}, timeout=PROGRESS_POLL)
+        failure = await download.failure()
+        if failure:
+            raise FetchFailed(f"the download failed: {failure}")
+        return Path(path_task.result())
+    finally:
+        if not path_task.done():
+            path_task.cancel()
+            await asyncio.gather(path_task, return_exceptions=True)
+
+
+async def fetch_item(
+    page: Page,
+    *,
+    base_url: str,
+    account_index: int,
+    item_id: str,
+    downloads_dir: Path,
+    stall_timeout: float,
+    after: str | None = None,
+) -> Fetched:
+    """Open one item and download its original; the caller places the file.
+
+    `after` is the item the page's viewer shows now, when item_id follows it in
+    the grid: then the viewer steps to it instead of loading the app again.
+    """
+    if not (after and after in page.url and await step_to(page, item_id)):
+        await open_item(page, google_site.item_url(base_url, account_index, item_id), item_id)
+    taken = await read_taken(page, item_id)
+    download = await start_download(page, item_id, google_site.DOWNLOAD_START_TIMEOUT)
+    try:
+        path = await finish_download(download, downloads_dir, stall_timeout)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await download.delete()
+        raise
+    return Fetched(path=path, suggested_name=download.suggested_filename, taken=taken)

@@ -1,0 +1,69 @@
+"""Errors a person can act on, each with its own exit code.
+
+They are raised anywhere and caught once, at the CLI edge, which prints the
+message and exits with the code. Anything else is a bug and shows a traceback
+(exit code 1).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The exit codes of every command, documented in the README."""
+
+    OK = 0
+    UNEXPECTED = 1  # a bug: Python's own code for an uncaught exception
+    USAGE = 2  # bad usage or configuration: nothing was touched
+    SIGNED_OUT = 3  # the login profile is signed out: refresh it
+    ITEMS_FAILED = 4  # the run finished but some items failed after retries
+    LOCKED = 5  # another run holds the lock: nothing was touched
+    TEMPORARY = 6  # the site or the browser failed in a way that may pass
+
+
+class CollectorError(Exception):
+    """Base of the errors with a message for a person and an exit code."""
+
+    exit_code: ExitCode = ExitCode.UNEXPECTED
+    transient: bool = False  # worth retrying the whole run
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(CollectorError):
+    """Bad usage or configuration: a missing profile, an unwritable dest..."""
+
+    exit_code = ExitCode.USAGE
+
+
+class SignedOutError(CollectorError):
+    """The profile is not signed in to Google Photos (any more)."""
+
+    exit_code = ExitCode.SIGNED_OUT
+
+    def __init__(self, message: str, *, profile: str | None = None) -> None:
+        super().__init__(message)
+        self.profile = profile
+
+
+class ItemsFailedError(CollectorError):
+    """Some items still failed after their retries; they are retried next run."""
+
+    exit_code = ExitCode.ITEMS_FAILED
+    transient = True
+
+
+class LockedError(CollectorError):
+    """Another run already holds the lock."""
+
+    exit_code = ExitCode.LOCKED
+
+
+class TemporaryError(CollectorError):
+    """The site or the browser failed in a way that may pass: retry later."""
+
+    exit_code = ExitCode.TEMPORARY
+    transient = True

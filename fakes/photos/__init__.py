@@ -1,0 +1,37 @@
+"""A fake photos.google.com: a real HTTP server that follows the contract in
+`google-photos-web.md` (session cookies, about/sign-in redirects, `/u/<n>/`,
+a virtualised single-page grid, an item viewer with keys and menus,
+Content-Disposition downloads), with a generated library of JPEGs with EXIF,
+MP4/MOV videos and live-photo zips, and injectable faults.
+
+In pytest::
+
+    from fakes.photos import FakePhotos
+
+    with FakePhotos(items=200, seed=7, accounts=["alice@example.com"], media_scale=0.02) as fake:
+        fake.make_profile(tmp_path / "profile")     # a signed-in Chromium profile
+        ...                                         # point a client at fake.base_url
+        fake.manifest()                             # what a complete backup holds
+        fake.revoke("alice@example.com")            # the profile is signed out
+        fake.grow(250)                              # 50 newer items on top
+        fake.downloads                              # completed downloads per item id
+
+From a shell: ``python -m fakes.photos --help`` (serve, make-profile, revoke,
+grow, delete, ready). Fault SPEC syntax: see `fakes.photos.faults`. Library
+rules (special items, processing and deleted items): see
+`fakes.photos.library`. Manifest format: see `fakes.photos.manifest`. URL
+paths: see `fakes.photos.server`.
+"""
+
+from fakes.photos.fake import FakePhotos
+from fakes.photos.faults import FaultSpec, FaultSpecError, parse_fault_spec
+from fakes.photos.profile import ProfileError, make_profile
+
+__all__ = [
+    "FakePhotos",
+    "FaultSpec",
+    "FaultSpecError",
+    "ProfileError",
+    "make_profile",
+    "parse_fault_spec",
+]

@@ -1,0 +1,264 @@
+"""Command line of the fake Google Photos: serve, make-profile, revoke, grow, delete, ready."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from fakes.photos import faults as faults_module
+from fakes.photos.faults import FaultSpecError, parse_fault_spec
+from fakes.photos.profile import DEFAULT_BROWSER, ProfileError, make_profile
+from fakes.photos.server import PhotosApp, PhotosServer
+
+DEFAULT_ACCOUNT = "alice@example.com"
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative ({text})")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, not {text}")
+    return value
+
+
+def _accounts(text: str) -> list[str]:
+    accounts = [a.strip().lower() for a in text.split(",") if a.strip()]
+    bad = [a for a in accounts if "@" not in a or a.startswith("@") or a.endswith("@")]
+    if not accounts or bad:
+        raise argparse.ArgumentTypeError(
+            f"give email addresses separated by commas, e.g. alice@example.com,bob@example.com "
+            f"(not {text!r})"
+        )
+    if len(set(accounts)) != len(accounts):
+        raise argparse.ArgumentTypeError(f"an account is listed twice in {text!r}")
+    return accounts
+
+
+def _spec(text: str) -> str:
+    try:
+        parse_fault_spec(text)
+    except FaultSpecError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--faults: ")) from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m fakes.photos",
+        description="A fake photos.google.com for tests, the demo and benchmarks.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the fake until SIGTERM/SIGINT",
+        description=(
+            "Serve a generated library. Prints 'serving URL' once listening. Item k of an "
+            "account is the same for the same seed whatever --items is; newer items are on top."
+        ),
+        epilog="--faults SPEC:\n" + (faults_module.__doc__ or "").split("\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--port", type=_port, default=0, help="TCP port (0: a free one)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--items", type=_count, default=100, help="items per account (default 100)")
+    serve.add_argument("--seed", type=int, default=1, help="library seed (default 1)")
+    serve.add_argument(
+        "--accounts",
+        type=_accounts,
+        default=[DEFAULT_ACCOUNT],
+        help=f"comma-separated emails, each with its own library (default {DEFAULT_ACCOUNT})",
+    )
+    serve.add_argument("--latency-ms", type=_count, default=0, help="added to every answer")
+    serve.add_argument(
+        "--faults",
+        type=_spec,
+        default=None,
+        metavar="SPEC",
+        help="e.g. 5xx=0.1,stall=0.05,reset=0.05,expire=0.001,seed=7 (see below)",
+    )
+    serve.add_argument(
+        "--media-scale",
+        type=_positive_float,
+        default=1.0,
+        help="multiplies media sizes (default 1.0: photos 0.5-5 MB, videos 10-80 MB)",
+    )
+    serve.add_argument(
+        "--manifest",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="JSON manifest of the library, rewritten whenever it changes",
+    )
+    serve.add_argument(
+        "--url-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the base URL to FILE once listening",
+    )
+    serve.set_defaults(func=_serve)
+
+    profile = commands.add_parser(
+        "make-profile",
+        help="sign a Chromium profile in through the fake's sign-in page",
+        description=(
+            "Drive Chromium (Playwright) through sign-in with the portable-profile flags. "
+            "Several --account: the 2nd is served under /u/1/, and so on."
+        ),
+    )
+    profile.add_argument("--base-url", required=True, help="the fake's URL")
+    profile.add_argument("--account", action="append", required=True, metavar="EMAIL")
+    profile.add_argument("--profile", type=Path, required=True, metavar="DIR")
+    profile.add_argument("--browser", default=DEFAULT_BROWSER, help=f"default {DEFAULT_BROWSER}")
+    profile.set_defaults(func=_make_profile)
+
+    revoke = commands.add_parser("revoke", help="sign an account out on every profile")
+    revoke.add_argument("--base-url", required=True)
+    revoke.add_argument("--account", required=True, metavar="EMAIL")
+    revoke.set_defaults(func=_admin, action="revoke")
+
+    grow = commands.add_parser("grow", help="grow every library to N items (newer on top)")
+    grow.add_argument("--base-url", required=True)
+    grow.add_argument("--items", type=_count, required=True, metavar="N")
+    grow.set_defaults(func=_admin, action="grow")
+
+    delete = commands.add_parser("delete", help="delete one item on the fake Google")
+    delete.add_argument("--base-url", required=True)
+    delete.add_argument("--account", required=True, metavar="EMAIL")
+    delete.add_argument("--id", required=True, metavar="ITEM_ID")
+    delete.set_defaults(func=_admin, action="delete")
+
+    ready = commands.add_parser("ready", help="finish processing a video")
+    ready.add_argument("--base-url", required=True)
+    ready.add_argument("--account", required=True, metavar="EMAIL")
+    ready.add_argument("--id", required=True, metavar="ITEM_ID")
+    ready.set_defaults(func=_admin, action="ready")
+    return parser
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".url-", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(text)
+    Path(temporary).replace(path)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        app = PhotosApp(
+            items=args.items,
+            seed=args.seed,
+            accounts=args.accounts,
+            latency_ms=args.latency_ms,
+            faults=args.faults,
+            media_scale=args.media_scale,
+            manifest_path=args.manifest,
+        )
+    except (ValueError, FaultSpecError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        server = PhotosServer(app, args.host, args.port)
+    except OSError as error:
+        print(
+            f"error: cannot listen on {args.host}:{args.port}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        app.write_manifest()
+    except OSError as error:
+        print(f"error: cannot write the manifest {args.manifest}: {error}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    worker = threading.Thread(target=server.serve_forever, name="fake-photos", daemon=True)
+    worker.start()
+    if args.url_file is not None:
+        _write_atomically(args.url_file, server.base_url + "\n")
+    print(f"serving {server.base_url}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    worker.join(timeout=10)
+    return 0
+
+
+def _make_profile(args: argparse.Namespace) -> int:
+    try:
+        signed = make_profile(args.base_url, args.account, args.profile, args.browser)
+    except ProfileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for index, email in signed:
+        print(f"signed in {email} as /u/{index}/ in {args.profile}")
+    return 0
+
+
+def _admin(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {}
+    if args.action in ("revoke", "delete", "ready"):
+        body["account"] = args.account
+    if args.action in ("delete", "ready"):
+        body["id"] = args.id
+    if args.action == "grow":
+        body["items"] = args.items
+    url = f"{args.base_url.rstrip('/')}/_fake/{args.action}"
+    request = urllib.request.Request(  # noqa: S310 - the fake's own http URL
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310 - our own URL
+            print(response.read().decode())
+        return 0
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")
+        print(f"error: the fake refused {args.action}: {detail}", file=sys.stderr)
+        return 1
+    except urllib.error.URLError as error:
+        print(f"error: cannot reach the fake at {args.base_url}: {error.reason}", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))

@@ -1,0 +1,157 @@
+"""`FakePhotos`: the fake Google Photos server in a background thread, for pytest."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from fakes.photos.faults import FaultSpec
+from fakes.photos.library import full_name
+from fakes.photos.profile import DEFAULT_BROWSER, make_profile
+from fakes.photos.server import PhotosApp, PhotosServer
+
+DEFAULT_ACCOUNT = "alice@example.com"
+
+
+class FakePhotos:
+    """A context manager running the real HTTP server on a free loopback port.
+
+    >>> with FakePhotos(items=50, seed=3, media_scale=0.02) as fake:
+    ...     fake.make_profile(tmp_path / "profile")
+    ...     manifest = fake.manifest()
+    """
+
+    def __init__(
+        self,
+        items: int = 50,
+        seed: int = 1,
+        accounts: list[str] | None = None,
+        latency_ms: int = 0,
+        faults: FaultSpec | str | None = None,
+        media_scale: float = 1.0,
+        manifest_path: Path | str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.app = PhotosApp(
+            items=items,
+            seed=seed,
+            accounts=list(accounts or [DEFAULT_ACCOUNT]),
+            latency_ms=latency_ms,
+            faults=faults,
+            media_scale=media_scale,
+            manifest_path=Path(manifest_path) if manifest_path is not None else None,
+        )
+        self._host = host
+        self._port = port
+        self._server: PhotosServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- life cycle --------------------------------------------------------------------
+
+    def start(self) -> FakePhotos:
+        if self._server is not None:
+            return self
+        if self.app.manifest_path is not None:
+            self.app.write_manifest()
+        self._server = PhotosServer(self.app, self._host, self._port)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-photos", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> FakePhotos:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the fake is not running: use it as a context manager")
+        return self._server.base_url
+
+    # --- the library -------------------------------------------------------------------
+
+    @property
+    def accounts(self) -> list[str]:
+        return list(self.app.library.accounts)
+
+    @staticmethod
+    def full_name(email: str) -> str:
+        return full_name(email)
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest as a dict (also written to `manifest_path` when given)."""
+        return self.app.manifests.build()
+
+    def revoke(self, email: str) -> None:
+        """Sign `email` out on every profile that holds it."""
+        self.app.revoke(email)
+
+    def grow(self, items: int) -> None:
+        """Grow every account's library to `items` items (newer ones on top)."""
+        self.app.grow(items)
+
+    def delete(self, email: str, item_id: str) -> None:
+        """Delete one item on "Google": it leaves the grid, its URL shows not-found."""
+        self.app.delete(email, item_id)
+
+    def make_ready(self, email: str, item_id: str) -> None:
+        """Finish processing a video: it becomes downloadable."""
+        self.app.make_ready(email, item_id)
+
+    # --- what the server saw -----------------------------------------------------------
+
+    @property
+    def downloads(self) -> dict[str, int]:
+        """Completed downloads per item id (every byte sent)."""
+        return dict(self.app.stats.snapshot()["downloads_completed"])
+
+    @property
+    def download_attempts(self) -> dict[str, int]:
+        """Downloads started per item id (completed, stalled, reset or abandoned)."""
+        return dict(self.app.stats.snapshot()["downloads_started"])
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request: method, path (no query), kind, status, time."""
+        return self.app.stats.request_log()
+
+    @property
+    def fault_counts(self) -> dict[str, int]:
+        return dict(self.app.faults.injected)
+
+    def stats(self) -> dict[str, Any]:
+        snapshot = self.app.stats.snapshot()
+        snapshot["faults"] = self.fault_counts
+        return snapshot
+
+    # --- profiles ----------------------------------------------------------------------
+
+    def make_profile(
+        self,
+        profile_dir: Path | str,
+        accounts: list[str] | None = None,
+        browser: str = DEFAULT_BROWSER,
+    ) -> list[tuple[int, str]]:
+        """A Chrome profile signed in to `accounts` (default: all, in order)."""
+        return make_profile(self.base_url, accounts or self.accounts, Path(profile_dir), browser)

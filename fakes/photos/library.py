@@ -1,0 +1,421 @@
+"""What is in each account's library: items as pure functions of (seed, account, k).
+
+Item k of an account never changes with the library's size: a library of N
+items holds k = 0..N-1, and k = N-1 is the newest (latest date taken, top of
+the grid). Growing the library only adds items on top. What can change with
+the size is an item's *state*:
+
+- a video among the `PROCESSING_WINDOW` newest items is still processing
+  (Google processes fresh uploads), and item k=5 is a video that stays
+  processing until `/_fake/ready` is posted for it;
+- about 1% of items are deleted on Google once `DELETE_LAG` newer items exist
+  (so a library grown after a first sync has deletions a `--full-scan` must
+  report); item k=9 is deleted from the start (reachable only by id); and
+  `/_fake/delete` deletes any item on demand.
+
+Deleted items are absent from the grid; their viewer URL shows the not-found
+page.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import math
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+DELETE_LAG = 100
+DELETE_RATE = 0.01
+PROCESSING_WINDOW = 2
+EDITED_RATE = 0.03
+
+# Sizes at media scale 1, in bytes.
+PHOTO_MIN, PHOTO_MAX = 500_000, 5_000_000
+VIDEO_MIN, VIDEO_MAX = 10_000_000, 80_000_000
+MOTION_MIN, MOTION_MAX = 1_500_000, 4_000_000
+
+_EPOCH = dt.datetime(2001, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
+_ITEMS_PER_EVENT = 5
+# Gap between events shrinks as the library grows (people take more photos
+# over time): event e starts SPREAD_DAYS * ln(1 + e / SPREAD_KNEE) days in.
+_SPREAD_KNEE = 50.0
+_SPREAD_DAYS = 1636.0
+
+_HOME_PLACES = [
+    (52.5200, 13.4050, 34.0),  # Berlin
+    (48.1372, 11.5756, 519.0),  # Munich
+    (50.1109, 8.6821, 112.0),  # Frankfurt
+]
+# (UTC offset in minutes, latitude, longitude, altitude)
+_TRAVEL = [
+    (-300, 40.7128, -74.0060, 10.0),
+    (-480, 37.7749, -122.4194, 16.0),
+    (540, 35.6762, 139.6503, 40.0),
+    (330, 19.0760, 72.8777, 14.0),
+    (-180, -22.9068, -43.1729, 5.0),
+    (600, -33.8688, 151.2093, 58.0),
+    (0, 51.5074, -0.1278, 11.0),
+]
+
+
+@dataclass(frozen=True)
+class Camera:
+    make: str
+    model: str
+    style: str
+
+
+_CAMERAS = [
+    (0.34, Camera("Apple", "iPhone 12", "apple")),
+    (0.22, Camera("Google", "Pixel 7", "pixel")),
+    (0.14, Camera("samsung", "SM-G991B", "samsung")),
+    (0.12, Camera("Canon", "Canon EOS 80D", "canon")),
+    (0.10, Camera("SONY", "ILCE-7M3", "sony")),
+    (0.08, Camera("FUJIFILM", "X-T3", "fuji")),
+]
+_APPLE = _CAMERAS[0][1]
+_CANON = _CAMERAS[3][1]
+_SAMSUNG = _CAMERAS[2][1]
+
+KINDS = ("photo", "video", "live")
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    """Everything about one item that never changes."""
+
+    account: str
+    k: int
+    item_id: str
+    kind: str
+    filename: str  # the name Google shows (a live photo's still)
+    motion_name: str | None  # the video part of a live photo
+    taken_utc: dt.datetime
+    utc_offset_minutes: int
+    camera: Camera
+    landscape: bool
+    edited: bool
+    pinned_processing: bool
+    pinned_deleted: bool
+    delete_candidate: bool
+    latitude: float
+    longitude: float
+    altitude: float
+    photo_bytes: int  # target size at scale 1
+    video_bytes: int  # target size at scale 1 (videos and live motion parts)
+    duration_seconds: float
+    hue: int
+
+    @property
+    def taken_local(self) -> dt.datetime:
+        zone = dt.timezone(dt.timedelta(minutes=self.utc_offset_minutes))
+        return self.taken_utc.astimezone(zone)
+
+    @property
+    def taken_iso(self) -> str:
+        return self.taken_local.isoformat(timespec="seconds")
+
+    @property
+    def download_name(self) -> str:
+        """The name in Content-Disposition: a live photo downloads as a zip."""
+        if self.kind == "live":
+            stem = self.filename.rsplit(".", 1)[0]
+            return f"{stem}.zip"
+        return self.filename
+
+
+def _digest(seed: int, account: str, k: int, field: str) -> bytes:
+    return hashlib.sha256(f"{seed}\x1f{account}\x1f{k}\x1f{field}".encode()).digest()
+
+
+def _unit(seed: int, account: str, k: int, field: str) -> float:
+    """A uniform number in [0, 1) that depends only on its arguments."""
+    return int.from_bytes(_digest(seed, account, k, field)[:8], "big") / 2**64
+
+
+def _log_uniform(u: float, low: int, high: int) -> int:
+    return int(math.exp(math.log(low) + u * (math.log(high) - math.log(low))))
+
+
+def item_id(seed: int, account: str, k: int) -> str:
+    raw = _digest(seed, account, k, "id") + _digest(seed, account, k, "id2")
+    text = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    length = 40 + int(_unit(seed, account, k, "id-length") * 31)  # 40..70 in all
+    return "AF1Qip" + text[: length - 6]
+
+
+def deleted_probe_id(seed: int, account: str) -> str:
+    """An id shaped like the others that never existed in this library."""
+    return item_id(seed, account, -1)
+
+
+def _event_start(event: int) -> float:
+    """Days after the epoch at which event `event` starts."""
+    return _SPREAD_DAYS * math.log1p(event / _SPREAD_KNEE)
+
+
+def _event_gap(event: int) -> float:
+    return _event_start(event + 1) - _event_start(event)
+
+
+def _home_offset(moment: dt.datetime) -> int:
+    return 120 if 4 <= moment.month <= 10 else 60
+
+
+def _taken(seed: int, account: str, k: int) -> tuple[dt.datetime, int, tuple[float, float, float]]:
+    """Capture time (UTC), UTC offset and place; strictly increasing in k."""
+    event, position = divmod(k, _ITEMS_PER_EVENT)
+    gap = _event_gap(event)
+    start = _event_start(event) + 0.3 * gap * _unit(seed, account, event, "event-jitter")
+    duration = 0.3 * gap * _unit(seed, account, event, "event-length")
+    within = (position + 0.9 * _unit(seed, account, k, "in-event")) / _ITEMS_PER_EVENT
+    utc = _EPOCH + dt.timedelta(days=start + duration * within)
+    utc = utc.replace(microsecond=0)
+    if _unit(seed, account, event, "travel") < 0.25:
+        travel = _TRAVEL[int(_unit(seed, account, event, "where") * len(_TRAVEL))]
+        offset, lat, lon, alt = travel
+    else:
+        home = _HOME_PLACES[int(_unit(seed, account, event, "home") * len(_HOME_PLACES))]
+        lat, lon, alt = home
+        offset = _home_offset(utc)
+    jitter_lat = (_unit(seed, account, k, "lat") - 0.5) * 0.05
+    jitter_lon = (_unit(seed, account, k, "lon") - 0.5) * 0.05
+    return utc, offset, (round(lat + jitter_lat, 6), round(lon + jitter_lon, 6), alt)
+
+
+def _camera(seed: int, account: str, k: int) -> Camera:
+    u = _unit(seed, account, k // _ITEMS_PER_EVENT, "camera")
+    for weight, camera in _CAMERAS:
+        if u < weight:
+            return camera
+        u -= weight
+    return _CAMERAS[-1][1]
+
+
+def _counter(seed: int, account: str, k: int) -> int:
+    # A small range, so that many items share a name as on real cameras.
+    return 1 + int(_unit(seed, account, k, "counter") * 400)
+
+
+def _file_names(
+    style: str, kind: str, counter: int, utc: dt.datetime, local: dt.datetime, k: int
+) -> tuple[str, str | None]:
+    """(name, motion part name) in the style of the camera."""
+    if style == "apple":
+        stem = f"IMG_{counter:04d}"
+        if kind == "video":
+            return f"{stem}.MOV", None
+        if kind == "live":
+            return f"{stem}.JPG", f"{stem}.MOV"
+        return f"{stem}.JPG", None
+    if style == "pixel":
+        stamp = f"{utc:%Y%m%d_%H%M%S}{k % 1000:03d}"
+        return (f"PXL_{stamp}.mp4" if kind == "video" else f"PXL_{stamp}.jpg"), None
+    if style == "samsung":
+        stamp = f"{local:%Y%m%d_%H%M%S}"
+        return (f"{stamp}.mp4" if kind == "video" else f"{stamp}.jpg"), None
+    if style == "canon":
+        return (f"MVI_{counter:04d}.MOV" if kind == "video" else f"IMG_{counter:04d}.JPG"), None
+    if style == "sony":
+        return (f"C{counter:04d}.MP4" if kind == "video" else f"DSC0{counter:04d}.JPG"), None
+    return (f"DSCF{counter:04d}.MOV" if kind == "video" else f"DSCF{counter:04d}.JPG"), None
+
+
+# Fixed items near the bottom of every library, so that even a tiny library
+# holds each hard case: (kind, camera, name or None for the camera's style).
+_SPECIAL: dict[int, tuple[str, Camera, str | None]] = {
+    0: ("photo", _APPLE, "IMG_0001.JPG"),
+    1: ("live", _APPLE, "IMG_0001.JPG"),
+    2: ("photo", _CANON, "IMG_0001.JPG"),
+    3: ("photo", _SAMSUNG, "Страница 1.jpg"),
+    4: ("photo", _APPLE, "夏休み.JPG"),
+    5: ("video", _SAMSUNG, None),  # stays processing
+    6: ("photo", _CANON, unicodedata.normalize("NFD", "Crème brûlée.jpg")),
+    7: ("photo", _SAMSUNG, "../../etc/passwd"),
+    8: ("video", _CANON, None),
+    9: ("photo", _APPLE, None),  # deleted from the start
+    10: ("photo", _APPLE, None),  # edited
+    11: ("photo", _SAMSUNG, "🎂 Geburtstag 2001.jpg"),
+    12: ("photo", _CANON, ("Sehr langer Dateiname mit Umlauten äöü und ß " * 7).strip() + ".jpg"),
+}
+PINNED_PROCESSING_K = 5
+PINNED_DELETED_K = 9
+PINNED_EDITED_K = 10
+
+
+def generate_item(seed: int, account: str, k: int) -> ItemSpec:
+    """Item k of `account`'s library for `seed`: a pure function of its arguments."""
+    utc, offset, (lat, lon, alt) = _taken(seed, account, k)
+    local = utc.astimezone(dt.timezone(dt.timedelta(minutes=offset)))
+    special = _SPECIAL.get(k)
+    if special is not None:
+        kind, camera, fixed_name = special
+    else:
+        camera = _camera(seed, account, k)
+        u = _unit(seed, account, k, "kind")
+        kind = "photo" if u < 0.84 else "video" if u < 0.93 else "live"
+        fixed_name = None
+        if kind == "live":
+            camera = _APPLE
+    name, motion = _file_names(camera.style, kind, _counter(seed, account, k), utc, local, k)
+    if special is not None and special[0] == "live":
+        name, motion = "IMG_0001.JPG", "IMG_0001.MOV"
+    elif fixed_name is not None:
+        name = fixed_name
+    if kind == "video":
+        video_bytes = _log_uniform(_unit(seed, account, k, "size"), VIDEO_MIN, VIDEO_MAX)
+        duration = max(2.0, video_bytes / 1_500_000)
+    elif kind == "live":
+        video_bytes = _log_uniform(_unit(seed, account, k, "motion-size"), MOTION_MIN, MOTION_MAX)
+        duration = 3.0
+    else:
+        video_bytes = 0
+        duration = 0.0
+    edited = kind == "photo" and (
+        k == PINNED_EDITED_K
+        or (special is None and _unit(seed, account, k, "edited") < EDITED_RATE)
+    )
+    return ItemSpec(
+        account=account,
+        k=k,
+        item_id=item_id(seed, account, k),
+        kind=kind,
+        filename=name,
+        motion_name=motion,
+        taken_utc=utc,
+        utc_offset_minutes=offset,
+        camera=camera,
+        landscape=_unit(seed, account, k, "landscape") < 0.75,
+        edited=edited,
+        pinned_processing=k == PINNED_PROCESSING_K,
+        pinned_deleted=k == PINNED_DELETED_K,
+        delete_candidate=special is None and _unit(seed, account, k, "delete") < DELETE_RATE,
+        latitude=lat,
+        longitude=lon,
+        altitude=alt,
+        photo_bytes=_log_uniform(_unit(seed, account, k, "photo-size"), PHOTO_MIN, PHOTO_MAX),
+        video_bytes=video_bytes,
+        duration_seconds=duration,
+        hue=int(_unit(seed, account, k, "hue") * 360),
+    )
+
+
+def full_name(email: str) -> str:
+    """A plausible full name for an account: alice@example.com -> Alice Example."""
+    local, _, domain = email.partition("@")
+    words = [w for w in local.replace("_", ".").replace("-", ".").replace("+", ".").split(".") if w]
+    if len(words) < 2:
+        words.append(domain.split(".")[0] or "User")
+    return " ".join(w[:1].upper() + w[1:] for w in words)
+
+
+class Library:
+    """The libraries of all accounts, and what has changed since they were made.
+
+    Thread-safe: the server answers several pages at once.
+    """
+
+    def __init__(self, seed: int, accounts: list[str], items: int) -> None:
+        if not accounts:
+            raise ValueError("at least one account is needed")
+        if len(set(accounts)) != len(accounts):
+            raise ValueError("accounts must be different")
+        if items < 0:
+            raise ValueError("the number of items cannot be negative")
+        self.seed = seed
+        self.accounts = list(accounts)
+        self._lock = threading.RLock()
+        self._specs: dict[str, list[ItemSpec]] = {a: [] for a in accounts}
+        self._by_id: dict[str, ItemSpec] = {}
+        self._deleted: dict[str, set[int]] = {a: set() for a in accounts}
+        self._ready: dict[str, set[int]] = {a: set() for a in accounts}
+        self._version = 0
+        self._visible_cache: dict[str, tuple[int, list[ItemSpec]]] = {}
+        self.items = 0
+        self.grow(items)
+
+    @property
+    def version(self) -> int:
+        """Changes whenever what the grid shows may have changed."""
+        return self._version
+
+    def grow(self, items: int) -> None:
+        with self._lock:
+            if items < self.items:
+                raise ValueError(
+                    f"the library has {self.items} items per account and cannot shrink to {items}"
+                )
+            for account in self.accounts:
+                specs = self._specs[account]
+                for k in range(len(specs), items):
+                    spec = generate_item(self.seed, account, k)
+                    specs.append(spec)
+                    self._by_id[spec.item_id] = spec
+            self.items = items
+            self._version += 1
+
+    def spec(self, account: str, k: int) -> ItemSpec:
+        with self._lock:
+            return self._specs[account][k]
+
+    def specs(self, account: str) -> list[ItemSpec]:
+        with self._lock:
+            return list(self._specs[account])
+
+    def find(self, account: str, item_id: str) -> ItemSpec | None:
+        with self._lock:
+            spec = self._by_id.get(item_id)
+        if spec is None or spec.account != account:
+            return None
+        return spec
+
+    def state(self, spec: ItemSpec) -> str:
+        """`ok`, `processing` or `deleted`, for the library as it is now."""
+        with self._lock:
+            newer = self.items - 1 - spec.k
+            if spec.pinned_deleted or spec.k in self._deleted[spec.account]:
+                return "deleted"
+            if spec.delete_candidate and newer >= DELETE_LAG:
+                return "deleted"
+            if (
+                spec.kind == "video"
+                and spec.k not in self._ready[spec.account]
+                and (spec.pinned_processing or newer < PROCESSING_WINDOW)
+            ):
+                return "processing"
+            return "ok"
+
+    def was_visible(self, spec: ItemSpec) -> bool:
+        """Whether the item was ever in the grid (so a backup may hold it)."""
+        return not spec.pinned_deleted
+
+    def delete(self, account: str, target_id: str) -> ItemSpec:
+        with self._lock:
+            spec = self.find(account, target_id)
+            if spec is None:
+                raise KeyError(f"{account} has no item {target_id}")
+            self._deleted[account].add(spec.k)
+            self._version += 1
+            return spec
+
+    def make_ready(self, account: str, target_id: str) -> ItemSpec:
+        with self._lock:
+            spec = self.find(account, target_id)
+            if spec is None:
+                raise KeyError(f"{account} has no item {target_id}")
+            self._ready[account].add(spec.k)
+            self._version += 1
+            return spec
+
+    def visible(self, account: str) -> list[ItemSpec]:
+        """The grid: items not deleted, newest first."""
+        with self._lock:
+            cached = self._visible_cache.get(account)
+            if cached is not None and cached[0] == self._version:
+                return cached[1]
+            shown = [s for s in reversed(self._specs[account]) if self.state(s) != "deleted"]
+            self._visible_cache[account] = (self._version, shown)
+            return shown

@@ -1,0 +1,147 @@
+"""The manifest: what a complete backup of each account must contain.
+
+Format (JSON):
+
+    {"format": 1, "seed": S, "items_per_account": N, "media_scale": F,
+     "accounts": {"<email>": {"name": "<Full Name>", "items": [ITEM, ...]}}}
+
+ITEMs are listed newest first (grid order), deleted ones included:
+
+    {"id", "filename", "taken" (ISO 8601 with the UTC offset), "kind" (photo,
+     video, live), "state" (ok, processing, deleted), "size" (bytes of the
+     download, 0 when there is none), "edited" (bool),
+     "files": [{"name", "sha256", "size"}]}
+
+`files` is what `Download` gives, unzipped for a live photo (the still, then
+the video); it is empty for an item that cannot be downloaded now (processing
+or deleted). Extra keys: an edited photo has `original` ({"name", "sha256",
+"size"}: what `Download original` gives); an item deleted after it was in the
+grid has `deleted_files` (what a backup made before the deletion holds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fakes.photos.library import ItemSpec, Library, full_name
+from fakes.photos.media import MediaFactory
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    name: str
+    sha256: str
+    size: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "sha256": self.sha256, "size": self.size}
+
+
+@dataclass(frozen=True)
+class ItemDigest:
+    download_size: int
+    files: tuple[FileDigest, ...]
+    original: FileDigest | None
+
+
+class ManifestBuilder:
+    """Digests are computed once per item (hashing is the only slow part)."""
+
+    def __init__(self, library: Library, media: MediaFactory) -> None:
+        self._library = library
+        self._media = media
+        self._digests: dict[tuple[str, int], ItemDigest] = {}
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+
+    def _compute(self, spec: ItemSpec) -> ItemDigest:
+        files = tuple(
+            FileDigest(f.name, f.blob.sha256(), f.blob.size) for f in self._media.files(spec)
+        )
+        original = None
+        if spec.edited:
+            blob = self._media.download(spec, original=True)
+            original = FileDigest(blob.name, blob.blob.sha256(), blob.blob.size)
+        return ItemDigest(self._media.download(spec).blob.size, files, original)
+
+    def digest(self, spec: ItemSpec) -> ItemDigest:
+        key = (spec.account, spec.k)
+        with self._lock:
+            found = self._digests.get(key)
+        if found is None:
+            found = self._compute(spec)
+            with self._lock:
+                self._digests[key] = found
+        return found
+
+    def _fill(self) -> None:
+        missing = [
+            spec
+            for account in self._library.accounts
+            for spec in self._library.specs(account)
+            if (spec.account, spec.k) not in self._digests
+        ]
+        if not missing:
+            return
+        # hashlib releases the GIL on large buffers, so two threads use both cores.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for spec, digest in zip(missing, pool.map(self._compute, missing), strict=True):
+                with self._lock:
+                    self._digests[(spec.account, spec.k)] = digest
+
+    def build(self) -> dict[str, Any]:
+        self._fill()
+        library = self._library
+        accounts: dict[str, Any] = {}
+        for account in library.accounts:
+            items = []
+            for spec in reversed(library.specs(account)):
+                state = library.state(spec)
+                digest = self.digest(spec)
+                entry: dict[str, Any] = {
+                    "id": spec.item_id,
+                    "filename": spec.filename,
+                    "taken": spec.taken_iso,
+                    "kind": spec.kind,
+                    "state": state,
+                    "size": digest.download_size if state == "ok" else 0,
+                    "edited": spec.edited,
+                    "files": [f.as_json() for f in digest.files] if state == "ok" else [],
+                }
+                if spec.edited and digest.original is not None:
+                    entry["original"] = digest.original.as_json()
+                if state == "deleted" and library.was_visible(spec):
+                    entry["deleted_files"] = [f.as_json() for f in digest.files]
+                items.append(entry)
+            accounts[account] = {"name": full_name(account), "items": items}
+        return {
+            "format": 1,
+            "seed": library.seed,
+            "items_per_account": library.items,
+            "media_scale": self._media.scale,
+            "accounts": accounts,
+        }
+
+    def write(self, path: Path) -> dict[str, Any]:
+        """Build and replace `path` atomically (a reader never sees half a file)."""
+        with self._write_lock:
+            manifest = self.build()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=".manifest-", dir=path.parent)
+            try:
+                os.fchmod(handle, 0o644)  # no secrets inside; tests may read it as another user
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    json.dump(manifest, out, ensure_ascii=False, indent=1)
+                    out.write("\n")
+                Path(temporary).replace(path)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+            return manifest

@@ -1,0 +1,156 @@
+"""Test helpers for the fake: plain HTTP with cookies, sign-in without a browser,
+and the app's own JSON calls. Not used by the server itself."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from email.message import Message
+from typing import Any
+
+from fakes.photos.profile import DEFAULT_BROWSER, PORTABLE_PROFILE_FLAGS, QUIET_NETWORK_FLAGS
+
+CHROMIUM = DEFAULT_BROWSER
+BROWSER_ARGS = [*PORTABLE_PROFILE_FLAGS, *QUIET_NETWORK_FLAGS]
+ALICE = "alice@example.com"
+BOB = "bob@example.com"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: Message
+    body: bytes
+
+    @property
+    def location(self) -> str:
+        return self.headers.get("Location") or ""
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+
+def fetch(
+    url: str,
+    method: str = "GET",
+    form: dict[str, str] | None = None,
+    cookie: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 15,
+) -> Reply:
+    """One request, redirects not followed, errors returned as replies."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"not an http URL: {url}")
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310
+    if cookie:
+        request.add_header("Cookie", f"SID={cookie}")
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return Reply(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, error.headers, error.read())
+
+
+def session_cookie(reply: Reply) -> str:
+    for header in reply.headers.get_all("Set-Cookie") or []:
+        match = re.match(r"SID=([^;]*)", header)
+        if match:
+            return match.group(1)
+    raise AssertionError(f"no session cookie in {reply.headers}")
+
+
+def sign_in(base_url: str, email: str, cookie: str | None = None) -> str:
+    """Go through the sign-in form as a browser would; returns the new cookie value."""
+    step = fetch(
+        f"{base_url}/v3/signin/identifier",
+        "POST",
+        {"identifier": email, "continue": "/"},
+        cookie,
+    )
+    assert step.status == 302, step.text
+    state = urllib.parse.parse_qs(urllib.parse.urlsplit(step.location).query)["TL"][0]
+    done = fetch(
+        f"{base_url}/v3/signin/challenge/pwd", "POST", {"TL": state, "continue": "/"}, cookie
+    )
+    assert done.status == 302
+    return session_cookie(done)
+
+
+class AppCalls:
+    """Makes the single-page app's internal JSON calls, as its script does."""
+
+    def __init__(self, base_url: str, cookie: str, index: int = 0, hl: str = "en") -> None:
+        prefix = f"/u/{index}/" if index else "/"
+        shell = fetch(f"{base_url}{prefix}?hl={hl}", cookie=cookie)
+        assert shell.status == 200, shell.status
+        found = re.search(
+            r'<script id="wiz_global_data" type="application/json">(.*?)</script>', shell.text
+        )
+        assert found
+        self.init = json.loads(found.group(1))
+        self.base_url = base_url
+        self.cookie = cookie
+        self.hl = hl
+
+    def call(self, rpc_id: str, args: list[Any]) -> Reply:
+        return fetch(
+            f"{self.base_url}{self.init['rpc']}?rpcids={rpc_id}&hl={self.hl}&rt=c",
+            "POST",
+            {
+                "f.req": json.dumps([[[rpc_id, json.dumps(args), None, "generic"]]]),
+                "at": self.init["at"],
+            },
+            self.cookie,
+        )
+
+    def answer(self, rpc_id: str, args: list[Any]) -> Any:
+        reply = self.call(rpc_id, args)
+        assert reply.status == 200, reply.status
+        envelope = json.loads(reply.text.split("\n\n", 1)[1])
+        return json.loads(envelope[0][2])
+
+    def listed_ids(self) -> list[str]:
+        outline = self.answer("lcxiM", [])
+        ids: list[str] = []
+        for page in outline["pages"]:
+            ids += [item[0] for item in self.answer("EzkLib", [page["t"]])["items"]]
+        return ids
+
+    def download_url(self, item_id: str, original: bool = False) -> str:
+        found = self.answer("pLFTfd", [item_id, "", int(original)])
+        assert "url" in found, found
+        return f"{self.base_url}{found['url']}"
+
+
+def visible_ids(manifest: dict[str, Any], email: str) -> list[str]:
+    return [i["id"] for i in manifest["accounts"][email]["items"] if i["state"] != "deleted"]
+
+
+def items_by_k(manifest: dict[str, Any], email: str) -> list[dict[str, Any]]:
+    """Items oldest first, so that index k is item k of the library."""
+    return list(reversed(manifest["accounts"][email]["items"]))
+
+
+def signed_in_context(browser: Any, base_url: str, emails: list[str], **options: Any) -> Any:
+    """A browser context holding a session cookie for `emails` (in /u/<n>/ order)."""
+    cookie = None
+    for email in emails:
+        cookie = sign_in(base_url, email, cookie)
+    context = browser.new_context(
+        accept_downloads=True, locale=options.pop("locale", "en-US"), **options
+    )
+    assert cookie is not None
+    context.add_cookies([{"name": "SID", "value": cookie, "url": base_url}])
+    return context

@@ -1,0 +1,128 @@
+"""Comparing a DEST with the fake's manifest: byte for byte, folder, name, mtime."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import unicodedata
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+STATE_DIR = ".gphotos-collector"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def backed_up_files(dest: Path) -> dict[str, Path]:
+    """Every file of the backup (not the collector's own folder), by relative path."""
+    return {
+        str(path.relative_to(dest)): path
+        for path in dest.rglob("*")
+        if path.is_file() and STATE_DIR not in path.relative_to(dest).parts
+    }
+
+
+def expected_items(
+    manifest: dict[str, Any], account: str, since: date | None = None, until: date | None = None
+) -> list[dict[str, Any]]:
+    """The manifest's downloadable items of one account, optionally in a date window."""
+    items = []
+    for item in manifest["accounts"][account]["items"]:
+        if item["state"] != "ok" or not item["files"]:
+            continue
+        day = datetime.fromisoformat(item["taken"]).date()
+        if (since and day < since) or (until and day > until):
+            continue
+        items.append(item)
+    return items
+
+
+def _name_matches(expected: str, actual: str) -> bool:
+    expected = unicodedata.normalize("NFC", expected)
+    if "/" in expected or any(unicodedata.category(c) == "Cc" for c in expected):
+        return True  # a hostile name: only its folder is checked (see the hostile test)
+    stem, dot, extension = expected.rpartition(".")
+    if not dot:
+        stem, extension = expected, ""
+    else:
+        extension = "." + extension
+    if len(expected.encode()) > 200:  # bounded: a prefix of the stem survives
+        return actual.startswith(stem[:40]) and actual.endswith(extension)
+    pattern = re.escape(stem) + r"( \(\d+\))?" + re.escape(extension)
+    return re.fullmatch(pattern, actual) is not None
+
+
+def assert_backup_matches(
+    dest: Path,
+    manifest: dict[str, Any],
+    account: str,
+    since: date | None = None,
+    until: date | None = None,
+) -> int:
+    """DEST holds exactly the manifest's files: same bytes, YYYY/MM of the capture
+    date, the original name (or a numbered one), mtime = capture time. Returns the
+    number of items checked."""
+    files = backed_up_files(dest)
+    by_hash: dict[str, list[str]] = {}
+    for relative, path in files.items():
+        by_hash.setdefault(sha256(path), []).append(relative)
+    used: set[str] = set()
+    items = expected_items(manifest, account, since, until)
+    for item in items:
+        taken = datetime.fromisoformat(item["taken"])
+        folder = f"{taken.year:04d}/{taken.month:02d}/"
+        for expected in item["files"]:
+            candidates = [
+                relative
+                for relative in by_hash.get(expected["sha256"], [])
+                if relative not in used
+                and relative.startswith(folder)
+                and _name_matches(expected["name"], relative[len(folder) :])
+            ]
+            assert candidates, (
+                f"{item['id']} ({item['kind']}, {expected['name']!r}, taken {item['taken']}) "
+                f"is missing from {dest}/{folder}"
+            )
+            chosen = candidates[0]
+            used.add(chosen)
+            mtime = files[chosen].stat().st_mtime
+            assert abs(mtime - taken.timestamp()) < 1, f"{chosen}: mtime is not the capture time"
+    # Items deleted on Google after they were backed up stay: the backup keeps them.
+    kept = {
+        f["sha256"]
+        for item in manifest["accounts"][account]["items"]
+        for f in item.get("deleted_files", [])
+    }
+    extra = sorted(p for p in set(files) - used if sha256(files[p]) not in kept)
+    assert not extra, f"files in {dest} that the manifest does not have: {extra[:10]}"
+    return len(items)
+
+
+def assert_state_consistent(dest: Path) -> None:
+    """Every file the state names is complete on disk; nothing is left half-written."""
+    state_dir = dest / STATE_DIR
+    db = sqlite3.connect(state_dir / "state.sqlite3")
+    try:
+        rows = db.execute("SELECT path, size, sha256 FROM files").fetchall()
+    finally:
+        db.close()
+    for relative, size, digest in rows:
+        path = dest / relative
+        assert path.is_file(), f"the state names {relative}, which is not on disk"
+        assert path.stat().st_size == size and sha256(path) == digest, f"{relative} differs"
+    for scratch in ("tmp", "downloads"):
+        folder = state_dir / scratch
+        leftovers = list(folder.iterdir()) if folder.exists() else []
+        assert not leftovers, f"stray temporary files: {leftovers}"
+
+
+def file_identities(dest: Path) -> dict[str, tuple[int, int, int]]:
+    """inode, size and mtime of every backed-up file: a rewrite changes them."""
+    return {
+        relative: (path.stat().st_ino, path.stat().st_size, path.stat().st_mtime_ns)
+        for relative, path in backed_up_files(dest).items()
+    }

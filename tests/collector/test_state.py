@@ -1,0 +1,58 @@
+"""The SQLite state: what it records and what it refuses."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from gphotos_collector.errors import UsageError
+from gphotos_collector.state import DONE, FAILED, PROCESSING, PlacedFile, State
+
+
+def test_items_files_and_retries(tmp_path: Path) -> None:
+    state = State.open(tmp_path)
+    taken = datetime(2020, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    state.mark_done("a", "photo", taken, [PlacedFile("2020/01/a.jpg", 3, "ab" * 32)])
+    state.mark_unfinished("b", "video", None, PROCESSING, "still processing")
+    state.mark_unfinished("c", "photo", taken, FAILED, "stalled")
+    state.mark_unfinished("c", "photo", None, FAILED, "reset")
+    assert state.known_ids() == {"a", "b", "c"}
+    assert state.done_ids() == {"a"}
+    pending = {p.id: p for p in state.pending()}
+    assert set(pending) == {"b", "c"}
+    assert pending["c"].failures == 2 and pending["c"].last_error == "reset"
+    assert state.is_claimed("2020/01/a.jpg")
+    assert state.is_claimed("2020/01/A.JPG")  # one file on a case-insensitive share
+    assert state.totals() == {"items": 1, "files": 1, "bytes": 3, "deleted_on_google": 0}
+    # A failed item that later succeeds is done, with its files.
+    state.mark_done("c", "photo", taken, [PlacedFile("2020/01/c.jpg", 1, "cd" * 32)])
+    assert state.item_status("c") == DONE
+    assert {p.id for p in state.pending()} == {"b"}
+    state.close()
+
+
+def test_runs_and_last_success(tmp_path: Path) -> None:
+    state = State.open(tmp_path)
+    first = state.start_run(False)
+    state.finish_run(first, exit_code=0, new=2, skipped=0, failed=0, size=10, seconds=1.5)
+    second = state.start_run(False)
+    state.finish_run(second, exit_code=4, new=0, skipped=0, failed=1, size=0, seconds=1)
+    assert state.last_run()["exit_code"] == 4
+    assert state.last_run(successful=True)["new"] == 2
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    state = State.open(tmp_path)
+    state.set_meta("schema_version", "99")
+    state.close()
+    with pytest.raises(UsageError, match="newer gphotos-collector"):
+        State.open(tmp_path)
+
+
+def test_a_pending_item_keeps_the_time_the_grid_showed(tmp_path: Path) -> None:
+    state = State.open(tmp_path)
+    shown = datetime(2020, 5, 6, 7, 8, 9)
+    state.mark_unfinished("x", "photo", shown, FAILED, "reset")
+    state.mark_unfinished("x", "photo", None, FAILED, "reset again")
+    assert state.pending()[0].taken == shown

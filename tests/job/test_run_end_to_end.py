@@ -1,0 +1,147 @@
+"""`gphotos-collector run --config` for real: headless Chromium, the fake Google Photos,
+the fake Healthchecks, separate processes, the way cron runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jobtools import collector, events, write_config
+
+from fakes.healthchecks import FakeHealthchecks
+from fakes.photos import FakePhotos
+
+ALICE, BOB = "alice@example.com", "bob@example.com"
+HOST = socket.gethostname()
+REFRESH = (
+    "run `gphotos-collector login --profile ~/gphotos/bob` on a desktop, then "
+    "`ansible-playbook playbooks/refresh-profile.yml -e account=bob`"
+)
+
+
+@dataclass
+class Library:
+    photos: FakePhotos
+    profiles: dict[str, Path]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
+    """One fake library with two accounts, each with its own signed-in profile."""
+    root = tmp_path_factory.mktemp("library")
+    with FakePhotos(items=12, seed=11, accounts=[ALICE, BOB], media_scale=0.02) as photos:
+        profiles = {}
+        for email in (ALICE, BOB):
+            profiles[email] = root / email.split("@")[0] / "profile"
+            photos.make_profile(profiles[email], accounts=[email])
+        yield Library(photos, profiles)
+
+
+def job_config(tmp_path: Path, library: Library, email: str, **extra: Any) -> tuple[Path, Path]:
+    dest = tmp_path / "photos"
+    config = write_config(
+        tmp_path / "job.toml",
+        profile=str(library.profiles[email]),
+        dest=str(dest),
+        base_url=library.photos.base_url,
+        browser="chromium",
+        workers=2,
+        account_name=email.split("@")[0],
+        retry_delay=1,
+        ping_timeout=2,
+        **extra,
+    )
+    return config, dest
+
+
+def sha256s(folder: Path) -> set[str]:
+    """The photos in a backup (hidden state and lock files left out)."""
+    found = set()
+    for path in folder.rglob("*"):
+        hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
+        if path.is_file() and not hidden:
+            found.add(hashlib.sha256(path.read_bytes()).hexdigest())
+    return found
+
+
+def test_a_good_run_backs_up_and_reports_start_and_success(
+    library: Library, tmp_path: Path, mode: str
+) -> None:
+    with FakeHealthchecks(mode=mode, record=tmp_path / "hc.jsonl") as hc:
+        check = hc.add_check("alice")
+        config, dest = job_config(tmp_path, library, ALICE, ping_url=hc.ping_url(check))
+        first = subprocess.Popen(
+            [sys.executable, "-m", "gphotos_collector", "run", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not check.pings and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # While the first run works, a second one exits at once and touches nothing.
+        second = collector("run", "--config", config)
+        assert first.poll() is None  # the second run did not wait for the first
+        out, err = first.communicate(timeout=300)
+        assert second.returncode == 5, second.stderr
+        assert first.returncode == 0, err
+        rid = events(out)[0]["rid"]
+        kinds = [(p.kind, p.rid) for p in check.pings]
+        assert kinds == [("start", rid), ("log", None), ("success", rid)]
+        success = check.pings[-1].body
+        assert success.startswith(f"alice ({ALICE}) on {HOST}: backup done: ")
+        expected = {
+            f["sha256"]
+            for item in library.photos.manifest()["accounts"][ALICE]["items"]
+            for f in item["files"]
+        }
+        assert expected and sha256s(dest) == expected
+
+
+def test_healthchecks_answering_500_leaves_the_backup_alone(
+    library: Library, tmp_path: Path
+) -> None:
+    with FakeHealthchecks(faults="500=1", record=tmp_path / "hc.jsonl") as hc:
+        check = hc.add_check("alice")
+        config, dest = job_config(tmp_path, library, ALICE, ping_url=hc.ping_url(check))
+        started = time.monotonic()
+        result = collector("run", "--config", config)
+        elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert check.pings == []
+    run_end = events(result.stdout)[-1]
+    assert run_end["event"] == "run-end" and run_end["pings_recorded"] == []
+    sync_seconds = next(e for e in events(result.stdout) if e["event"] == "summary")["seconds"]
+    assert elapsed < sync_seconds + 2 * (3 * 2 + 1.25 * 3) + 10  # pings cost their bound only
+    assert len(sha256s(dest)) > 0
+
+
+def test_a_signed_out_profile_fails_at_once_with_the_refresh_sentence(
+    library: Library, tmp_path: Path, mode: str
+) -> None:
+    library.photos.revoke(BOB)
+    with FakeHealthchecks(mode=mode, record=tmp_path / "hc.jsonl") as hc:
+        check = hc.add_check("bob")
+        config, dest = job_config(
+            tmp_path, library, BOB, ping_url=hc.ping_url(check), refresh_hint=REFRESH, retries=3
+        )
+        result = collector("run", "--config", config)
+    assert result.returncode == 3, result.stderr
+    names = [e["event"] for e in events(result.stdout)]
+    assert names.count("attempt") == 1  # a signed-out profile is never retried
+    assert [(p.kind, p.exit_status) for p in check.pings] == [("start", None), ("fail", 3)]
+    lines = check.pings[1].body.splitlines()
+    assert lines[0] == (
+        f"bob on {HOST} is signed out of Google Photos, nothing was backed up: {REFRESH}"
+    )
+    assert str(library.profiles[BOB]) in lines[1]  # the collector's own words follow
+    assert f"gphotos-collector: {lines[0]}" in result.stderr
+    assert sha256s(dest) == set()
