@@ -183,9 +183,8 @@ async def _download_after(
         processing_task = asyncio.ensure_future(
             page_state.wait_for(page, _processing_signs(item_id), timeout)
         )
-        done, _ = await asyncio.wait(
-            {download_task, processing_task, failed}, return_when=asyncio.FIRST_COMPLETED
-        )
+        watched: set[asyncio.Future[Any]] = {download_task, processing_task, failed}
+        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         if download_task in done and download_task.exception() is None:
             return download_task.result()
         if failed in done:

@@ -44,9 +44,12 @@ class SignedOutError(CollectorError):
 
     exit_code = ExitCode.SIGNED_OUT
 
-    def __init__(self, message: str, *, profile: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, profile: str | None = None, account: str | None = None
+    ) -> None:
         super().__init__(message)
         self.profile = profile
+        self.account = account  # the Google account, when known (from an earlier run)
 
 
 class ItemsFailedError(CollectorError):

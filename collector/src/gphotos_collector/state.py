@@ -155,7 +155,14 @@ class State:
             (FAILED, PROCESSING),
         )
         return [
-            PendingItem(*row[:5], datetime.fromisoformat(row[5]) if row[5] else None)
+            PendingItem(
+                id=row[0],
+                kind=row[1],
+                status=row[2],
+                failures=row[3],
+                last_error=row[4],
+                taken=datetime.fromisoformat(row[5]) if row[5] else None,
+            )
             for row in rows
         ]
 

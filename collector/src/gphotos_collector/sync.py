@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import fcntl
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -40,11 +39,13 @@ from gphotos_collector.errors import (
     CollectorError,
     ExitCode,
     LockedError,
+    SignedOutError,
     TemporaryError,
     UsageError,
 )
 from gphotos_collector.events import EventSink
 from gphotos_collector.lister import ListedItem, list_items
+from gphotos_collector.lock import RunLock
 from gphotos_collector.placer import IncompleteDownload, Placer, clean_tmp
 from gphotos_collector.state import FAILED, GONE, PROCESSING, State, state_dir
 
@@ -129,15 +130,15 @@ def dest_lock(dest: Path) -> Iterator[None]:
     """Only one sync writes into a DEST at a time."""
     folder = state_dir(dest)
     folder.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(folder / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    lock = RunLock(folder / LOCK_FILE_NAME)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LockedError(f"another sync is writing into {dest}: try again later.") from None
+        lock.acquire()
+    except LockedError:
+        raise LockedError(f"another sync is writing into {dest}: try again later.") from None
+    try:
         yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def run_sync(options: SyncOptions, events: EventSink) -> SyncSummary:
@@ -197,6 +198,8 @@ class _Sync:
             exit_code = self.summary.exit_code
         except CollectorError as error:
             exit_code = error.exit_code
+            if isinstance(error, SignedOutError) and not error.account:
+                error.account = self.state.get_meta("account_email")
             raise
         finally:
             self.summary.seconds = round(time.monotonic() - started, 3)
@@ -243,7 +246,7 @@ class _Sync:
             raise signed_out(self.options.profile, self.options.account_index, "during the run")
 
     @staticmethod
-    async def _wait_all(tasks: list[asyncio.Future[None]]) -> None:
+    async def _wait_all(tasks: Sequence[asyncio.Future[None]]) -> None:
         """Wait for every task; the first failure cancels the others and is raised."""
         pending = set(tasks)
         while pending:
