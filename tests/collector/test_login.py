@@ -9,6 +9,9 @@ be closed, then checks the profile headless.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import stat
 import subprocess
 import time
@@ -18,6 +21,13 @@ from fakes.photos import FakePhotos
 from tests.conftest import CHROMIUM, collector_command
 
 ALICE = "alice@example.com"
+
+
+def stop_group(process: subprocess.Popen[str]) -> None:
+    """Kill what is left of the login command and the browser it started."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
 
 
 def desktop_browser(tmp_path: Path) -> Path:
@@ -75,9 +85,13 @@ def test_login_signs_in_in_a_plain_browser_then_checks(tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,
         )
-        webdriver = asyncio.run(sign_in_like_a_person(profile, ALICE))
-        stdout, stderr = process.communicate(timeout=120)
+        try:
+            webdriver = asyncio.run(asyncio.wait_for(sign_in_like_a_person(profile, ALICE), 90))
+            stdout, stderr = process.communicate(timeout=120)
+        finally:
+            stop_group(process)  # a failed test must not leave a browser waiting for a person
         assert process.returncode == 0, stderr
         assert webdriver == "False"  # no automation flag: Google would allow this sign-in
         assert f"Signed in as {fake.full_name(ALICE)} <{ALICE}>" in stdout
@@ -117,6 +131,7 @@ def test_login_with_an_abandoned_window_reports_signed_out(tmp_path: Path) -> No
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,
         )
 
         async def close_without_signing_in() -> None:
@@ -131,7 +146,10 @@ def test_login_with_an_abandoned_window_reports_signed_out(tmp_path: Path) -> No
                 session = await browser.new_browser_cdp_session()
                 await session.send("Browser.close")
 
-        asyncio.run(asyncio.wait_for(close_without_signing_in(), 60))
-        _, stderr = process.communicate(timeout=120)
+        try:
+            asyncio.run(asyncio.wait_for(close_without_signing_in(), 60))
+            _, stderr = process.communicate(timeout=120)
+        finally:
+            stop_group(process)
         assert process.returncode == 3
         assert "signed out" in stderr
