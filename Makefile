@@ -41,10 +41,10 @@ venv: $(STAMP)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict collector/src/gphotos_collector fakes testhosts benchmarks
+	$(BIN)/mypy --strict collector/src/gphotos_collector fakes testhosts demo benchmarks
 
 test-python: venv
-	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; exit $$rc
+	$(BIN)/pytest -n auto --maxprocesses=4; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; exit $$rc
 
 # Every scenario under molecule/, each timed; Molecule and testinfra find ansible-playbook
 # and pytest on PATH.

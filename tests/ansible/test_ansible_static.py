@@ -117,8 +117,8 @@ def good_member(root: Path, name: str) -> dict[str, Any]:
 # --- lint and syntax ------------------------------------------------------------
 
 
-# The bundle: what users run and what the roles ship.
-BUNDLE = ["site.yml", "playbooks", "roles", "inventory.example"]
+# The bundle (what users run and what the roles ship) and the scenarios that test it.
+BUNDLE = ["site.yml", "playbooks", "roles", "inventory.example", "molecule"]
 
 
 def test_ansible_lint_production_profile_passes() -> None:
