@@ -31,7 +31,6 @@ apt-deps:
 $(STAMP): requirements/dev.lock collector/pyproject.toml pyproject.toml
 	$(MAKE) apt-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements/dev.lock
 	$(BIN)/python -m pip install -q --no-deps -e collector -e .
 	touch $@

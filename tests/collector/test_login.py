@@ -69,24 +69,29 @@ async def sign_in_like_a_person(profile: Path, email: str) -> str:
     return str(flags)
 
 
+def start_login(profile: Path, base_url: str, tmp_path: Path) -> subprocess.Popen[str]:
+    """`gphotos-collector login` as a person starts it, with the stand-in desktop browser."""
+    return subprocess.Popen(
+        collector_command(
+            "login",
+            "--profile",
+            str(profile),
+            "--base-url",
+            base_url,
+            "--browser",
+            str(desktop_browser(tmp_path)),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def test_login_signs_in_in_a_plain_browser_then_checks(tmp_path: Path) -> None:
     with FakePhotos(items=3, seed=1, accounts=[ALICE], media_scale=0.02) as fake:
         profile = tmp_path / "profile"
-        process = subprocess.Popen(
-            collector_command(
-                "login",
-                "--profile",
-                str(profile),
-                "--base-url",
-                fake.base_url,
-                "--browser",
-                str(desktop_browser(tmp_path)),
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        process = start_login(profile, fake.base_url, tmp_path)
         try:
             webdriver = asyncio.run(asyncio.wait_for(sign_in_like_a_person(profile, ALICE), 90))
             stdout, stderr = process.communicate(timeout=120)
@@ -118,21 +123,7 @@ def test_login_signs_in_in_a_plain_browser_then_checks(tmp_path: Path) -> None:
 def test_login_with_an_abandoned_window_reports_signed_out(tmp_path: Path) -> None:
     with FakePhotos(items=3, seed=1, accounts=[ALICE], media_scale=0.02) as fake:
         profile = tmp_path / "profile"
-        process = subprocess.Popen(
-            collector_command(
-                "login",
-                "--profile",
-                str(profile),
-                "--base-url",
-                fake.base_url,
-                "--browser",
-                str(desktop_browser(tmp_path)),
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        process = start_login(profile, fake.base_url, tmp_path)
 
         async def close_without_signing_in() -> None:
             from playwright.async_api import async_playwright

@@ -11,10 +11,15 @@ import click
 
 from gphotos_collector.account import check_account
 from gphotos_collector.browser import find_browser
-from gphotos_collector.cli.options import browser_options, sync_options, sync_options_from
+from gphotos_collector.cli.options import (
+    BASE_URL_OPTION,
+    BROWSER_OPTION,
+    browser_options,
+    sync_options,
+    sync_options_from,
+)
 from gphotos_collector.config import config_option
 from gphotos_collector.events import EventSink, JsonLinesSink
-from gphotos_collector.google_site import DEFAULT_BASE_URL
 from gphotos_collector.login import run_plain_browser
 from gphotos_collector.progress import ProgressBar, human_bytes, human_seconds
 from gphotos_collector.status import read_status
@@ -29,10 +34,8 @@ from gphotos_collector.sync import SyncSummary, run_sync
     type=click.Path(path_type=Path, file_okay=False),
     help="Profile directory to create or refresh (copy it to the server afterwards).",
 )
-@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True)
-@click.option(
-    "--browser", default="auto", show_default=True, help="chrome, chromium, auto or a path."
-)
+@BASE_URL_OPTION
+@BROWSER_OPTION
 def login(profile: Path, base_url: str, browser: str) -> None:
     """Sign in once in a plain browser window; then check the profile.
 

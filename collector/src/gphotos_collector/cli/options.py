@@ -24,83 +24,85 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: Any) -> date 
         raise click.BadParameter(f"{value!r} is not a date like 2024-01-31") from None
 
 
-def browser_options(func: F) -> F:
-    """--profile, --account-index, --base-url, --browser: what opens the library."""
-    decorators = [
-        click.option(
-            "--profile",
-            required=True,
-            type=click.Path(path_type=Path, file_okay=False),
-            help="Chrome profile directory holding the Google sign-in (made by `login`).",
-        ),
-        click.option(
-            "--account-index",
-            default=0,
-            show_default=True,
-            type=click.IntRange(0, 9),
-            help="Which signed-in account of the profile (the n of /u/<n>/).",
-        ),
-        click.option(
-            "--base-url",
-            default=DEFAULT_BASE_URL,
-            show_default=True,
-            help="Where the Google Photos web app is served.",
-        ),
-        click.option(
-            "--browser",
-            default="auto",
-            show_default=True,
-            help="chrome, chromium, auto (Chrome, else Chromium) or the path of a browser.",
-        ),
-    ]
+PROFILE_OPTION = click.option(
+    "--profile",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Chrome profile directory holding the Google sign-in (made by `login`).",
+)
+ACCOUNT_INDEX_OPTION = click.option(
+    "--account-index",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 9),
+    help="Which signed-in account of the profile (the n of /u/<n>/).",
+)
+BASE_URL_OPTION = click.option(
+    "--base-url",
+    default=DEFAULT_BASE_URL,
+    show_default=True,
+    help="Where the Google Photos web app is served.",
+)
+BROWSER_OPTION = click.option(
+    "--browser",
+    default="auto",
+    show_default=True,
+    help="chrome, chromium, auto (Chrome, else Chromium) or the path of a browser.",
+)
+SYNC_ONLY_OPTIONS = (
+    click.option(
+        "--dest",
+        required=True,
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Folder the library is backed up into (DEST/YYYY/MM/name).",
+    ),
+    click.option(
+        "--workers",
+        default=2,
+        show_default=True,
+        type=click.IntRange(1, 16),
+        help="Browser pages downloading at once.",
+    ),
+    click.option(
+        "--since",
+        callback=_parse_date,
+        help="Only items taken on or after this date (YYYY-MM-DD).",
+    ),
+    click.option(
+        "--until",
+        callback=_parse_date,
+        help="Only items taken on or before this date (YYYY-MM-DD).",
+    ),
+    click.option(
+        "--full-scan",
+        is_flag=True,
+        help="Walk the whole library (not only new items) and report items deleted on Google.",
+    ),
+    click.option(
+        "--stall-timeout",
+        default=DOWNLOAD_STALL_TIMEOUT,
+        show_default=True,
+        type=click.FloatRange(1, 3600),
+        help="Seconds without a new byte after which a download counts as stalled.",
+    ),
+)
+
+
+def _with(decorators: tuple[Callable[[F], F], ...], func: F) -> F:
+    """Apply option decorators so they show in --help in the order given."""
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+def browser_options(func: F) -> F:
+    """--profile, --account-index, --base-url, --browser: what opens the library."""
+    return _with((PROFILE_OPTION, ACCOUNT_INDEX_OPTION, BASE_URL_OPTION, BROWSER_OPTION), func)
 
 
 def sync_options(func: F) -> F:
     """Every option of `sync` (also taken by `run`)."""
-    decorators = [
-        click.option(
-            "--dest",
-            required=True,
-            type=click.Path(path_type=Path, file_okay=False),
-            help="Folder the library is backed up into (DEST/YYYY/MM/name).",
-        ),
-        click.option(
-            "--workers",
-            default=2,
-            show_default=True,
-            type=click.IntRange(1, 16),
-            help="Browser pages downloading at once.",
-        ),
-        click.option(
-            "--since",
-            callback=_parse_date,
-            help="Only items taken on or after this date (YYYY-MM-DD).",
-        ),
-        click.option(
-            "--until",
-            callback=_parse_date,
-            help="Only items taken on or before this date (YYYY-MM-DD).",
-        ),
-        click.option(
-            "--full-scan",
-            is_flag=True,
-            help="Walk the whole library (not only new items) and report items deleted on Google.",
-        ),
-        click.option(
-            "--stall-timeout",
-            default=DOWNLOAD_STALL_TIMEOUT,
-            show_default=True,
-            type=click.FloatRange(1, 3600),
-            help="Seconds without a new byte after which a download counts as stalled.",
-        ),
-    ]
-    func = browser_options(func)
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+    return _with(SYNC_ONLY_OPTIONS, browser_options(func))
 
 
 def sync_options_from(params: dict[str, Any]) -> SyncOptions:
