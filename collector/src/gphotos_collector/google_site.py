@@ -96,6 +96,8 @@ DOWNLOAD_START_TIMEOUT = 30.0  # from Shift+D to the download starting
 DOWNLOAD_STALL_TIMEOUT = 60.0  # no new byte for this long: the download stalled
 NEXT_ITEM_TIMEOUT = 5.0  # from ArrowRight to the viewer showing the next item
 GRID_SETTLE_TIME = 1.5  # no new anchor for this long at the bottom: end of grid
+# A full scan reports deletions from where the grid ends: be surer it ended.
+FULL_SCAN_SETTLE_TIME = 5.0
 GRID_STEP_TIMEOUT = 10.0  # wait for the grid to show more after a scroll
 KNOWN_RUN_TO_STOP = 30  # this many already-known ids in a row: nothing older is new
 

@@ -123,6 +123,7 @@ async def list_items(
     seen: set[str] = set()
     known_run = 0
     follows = False  # the previous grid item was new
+    settle_time = google_site.FULL_SCAN_SETTLE_TIME if full_scan else google_site.GRID_SETTLE_TIME
     last_change = time.monotonic()
     last_height = -1.0
     while True:
@@ -162,7 +163,7 @@ async def list_items(
             last_change = now
         if snap.at_bottom:
             # Nothing below: wait a little for the app to load more, else it is the end.
-            if now - last_change >= google_site.GRID_SETTLE_TIME:
+            if now - last_change >= settle_time:
                 result.reached_end = True
                 return result
         elif snap.visible:

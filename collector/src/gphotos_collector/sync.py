@@ -56,6 +56,8 @@ DEFAULT_BASE_URL = google_site.DEFAULT_BASE_URL
 ITEM_ATTEMPTS = 3
 RETRY_BACKOFF = (1.0, 4.0)  # seconds before the 2nd and the 3rd attempt, plus jitter
 PAGE_RECYCLE_EVERY = 200  # a fresh page now and then keeps the browser's memory flat
+DELETION_GUARD_MIN = 50  # a full scan missing more items than this and ...
+DELETION_GUARD_SHARE = 0.05  # ... this share of the backup reports no deletions
 BATCH_SIZE = 10  # neighbours in the grid given to one worker, which steps between them
 LISTING_EVENT_EVERY = 2.0  # seconds between two `listing` progress events
 LOCK_FILE_NAME = "lock"
@@ -337,6 +339,15 @@ class _Sync:
         seen_set = set(seen)
         done = self.state.done_ids()
         deleted = sorted(done - seen_set)
+        if len(deleted) > max(DELETION_GUARD_MIN, DELETION_GUARD_SHARE * len(done)):
+            # More likely a grid that did not load to the end than a mass deletion.
+            self.events.emit(
+                "deletions-not-reported",
+                missing=len(deleted),
+                backed_up=len(done),
+                why="the scan missed too many items: run --full-scan again to confirm",
+            )
+            deleted = []
         self.state.mark_deleted_on_google(deleted)
         self.state.clear_deleted_on_google(done & seen_set)
         self.summary.deleted_on_google = len(deleted)
@@ -401,11 +412,12 @@ class _Sync:
                     raise TemporaryError(f"{self.options.dest} is full: free some space") from None
                 raise
             except Exception as why:  # Playwright's errors: timeouts, a crashed page
-                if "has been closed" in str(why) and not tab.page.is_closed():
-                    raise TemporaryError(f"the browser went away: {why}") from None
                 error = str(why).splitlines()[0] if str(why) else type(why).__name__
-                if tab.page.is_closed():
-                    tab.page, tab.served = await context.new_page(), 0
+                if tab.page.is_closed() or "has been closed" in str(why):
+                    try:
+                        tab.page, tab.served = await context.new_page(), 0
+                    except Exception:  # no page at all: the browser itself is gone
+                        raise TemporaryError(f"the browser went away: {error}") from None
             if attempt < ITEM_ATTEMPTS:
                 self.events.emit("item-retry", id=job.id, attempt=attempt, error=error)
                 delay = RETRY_BACKOFF[attempt - 1] * (1 + random.random())  # noqa: S311
