@@ -52,4 +52,6 @@ def test_missing_files_are_fetched_again(tmp_path: Path) -> None:
     (tmp_path / "2020/01/id0004.jpg").unlink()
     jobs = sync._after_full_scan(ids)
     assert [job.id for job in jobs] == ["id0004"]
-    assert "id0004" not in sync.state.known_ids()
+    assert "id0004" not in sync.state.done_ids()
+    assert [item.id for item in sync.state.pending()] == ["id0004"]  # kept, so it is retried
+    assert sync.state.files_of("id0004") == []

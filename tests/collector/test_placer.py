@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
+import os
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -10,6 +13,7 @@ from pathlib import Path
 import pytest
 from gphotos_collector.placer import (
     MAX_NAME_BYTES,
+    SHORT_NAME_BYTES,
     IncompleteDownload,
     Placer,
     clean_tmp,
@@ -34,6 +38,9 @@ TAKEN = datetime(2019, 7, 15, 14, 10, 48, tzinfo=timezone(timedelta(hours=2)))
         ("Cafe\u0301.jpg", "Café.jpg"),  # NFC
         (".hidden.jpg", "hidden.jpg"),
         ('what?<>:"|*.jpg', "what_______.jpg"),
+        ("zero\u200bwidth\ufeff.jpg", "zero_width_.jpg"),  # invisible format characters
+        ("line\u2028para\u2029.jpg", "line_para_.jpg"),
+        ("family \U0001f468\u200d\U0001f469.jpg", "family \U0001f468\u200d\U0001f469.jpg"),
     ],
 )
 def test_safe_name(raw: str, expected: str) -> None:
@@ -166,3 +173,47 @@ def test_clean_tmp_removes_leftovers(tmp_path: Path) -> None:
     (tmp / "sub" / "y").write_bytes(b"half")
     clean_tmp(tmp)
     assert list(tmp.iterdir()) == []
+
+
+def test_a_jpeg_that_ends_like_a_zip_stays_one_file(placer, tmp_path: Path) -> None:
+    p, dest, _ = placer
+    tail = io.BytesIO()
+    with zipfile.ZipFile(tail, "w") as zf:
+        zf.writestr("inner.txt", b"hidden")
+    data = b"\xff\xd8\xff\xe0JFIF" + b"\x00" * 64 + tail.getvalue()
+    staged = p.stage("poly", _download(tmp_path, "poly", data), "IMG_0200.JPG")
+    assert len(staged) == 1
+    placed = p.place(staged[0], TAKEN)
+    assert (dest / placed.path).read_bytes() == data
+
+
+def test_a_zip_without_a_zip_name_is_still_extracted(placer, tmp_path: Path) -> None:
+    p, _, _ = placer
+    archive = tmp_path / "live"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("IMG_0300.HEIC", b"still")
+        zf.writestr("IMG_0300.MOV", b"motion")
+    staged = p.stage("live", archive, "download")
+    assert sorted(s.name for s in staged) == ["IMG_0300.HEIC", "IMG_0300.MOV"]
+
+
+def test_a_filesystem_with_short_names_gets_a_shorter_name(
+    placer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on eCryptfs (143 bytes): the kernel answers ENAMETOOLONG, the placer shortens."""
+    p, dest, _ = placer
+    real_link = os.link
+
+    def link_with_short_names(source: os.PathLike[str], target: os.PathLike[str]) -> None:
+        if len(os.fsencode(Path(target).name)) > 143:
+            raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(target))
+        real_link(source, target)
+
+    monkeypatch.setattr(os, "link", link_with_short_names)
+    staged = p.stage("long", _download(tmp_path, "l", b"data"), "é" * 90 + ".JPG")
+    assert len(staged[0].name.encode()) > 143
+    placed = p.place(staged[0], TAKEN)
+    name = Path(placed.path).name
+    assert len(name.encode()) <= SHORT_NAME_BYTES and name.endswith(".JPG")
+    assert (dest / placed.path).read_bytes() == b"data"
+    assert not staged[0].tmp_path.exists()

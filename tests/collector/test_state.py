@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from gphotos_collector.errors import UsageError
-from gphotos_collector.state import DONE, FAILED, PROCESSING, PlacedFile, State
+from gphotos_collector.state import DONE, FAILED, LISTED, PROCESSING, PlacedFile, State
 
 
 def test_items_files_and_retries(tmp_path: Path) -> None:
@@ -56,3 +56,31 @@ def test_a_pending_item_keeps_the_time_the_grid_showed(tmp_path: Path) -> None:
     state.mark_unfinished("x", "photo", shown, FAILED, "reset")
     state.mark_unfinished("x", "photo", None, FAILED, "reset again")
     assert state.pending()[0].taken == shown
+
+
+def test_listed_items_are_pending_until_done_and_keep_their_grid_time(tmp_path: Path) -> None:
+    state = State.open(tmp_path)
+    shown = datetime(2021, 3, 4, 5, 6, 7)
+    state.mark_done("a", "photo", shown, [PlacedFile("2021/03/a.jpg", 1, "ab" * 32)])
+    state.mark_listed([("a", "photo", shown), ("b", "video", shown), ("c", None, None)])
+    assert state.item_status("a") == DONE  # listing again never demotes a done item
+    assert state.ids_with_status(LISTED) == {"b", "c"}
+    assert {p.id for p in state.pending()} == {"b", "c"}
+    assert state.item_taken("b") == shown
+    state.mark_done("b", "video", None, [PlacedFile("2021/03/b.mp4", 1, "cd" * 32)])
+    assert {p.id for p in state.pending()} == {"c"}
+    assert state.totals()["items"] == 2  # only done items count as backed up
+
+
+def test_last_full_scan_counts_only_successful_full_scans(tmp_path: Path) -> None:
+    state = State.open(tmp_path)
+    assert state.last_full_scan() is None
+    failed = state.start_run(True)
+    state.finish_run(failed, exit_code=6, new=0, skipped=0, failed=0, size=0, seconds=1)
+    assert state.last_full_scan() is None
+    normal = state.start_run(False)
+    state.finish_run(normal, exit_code=0, new=0, skipped=0, failed=0, size=0, seconds=1)
+    assert state.last_full_scan() is None
+    full = state.start_run(True)
+    state.finish_run(full, exit_code=0, new=0, skipped=0, failed=0, size=0, seconds=1)
+    assert state.last_full_scan() is not None

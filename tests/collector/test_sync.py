@@ -8,6 +8,7 @@ import pty
 import pwd
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -157,6 +158,12 @@ def test_second_account_and_date_window(tmp_path: Path) -> None:
         checked = assert_backup_matches(tmp_path / "window", manifest, ALICE, since, until)
         assert 10 <= checked < len(days)
 
+        # A plain run after a windowed one still walks past the window's known ids.
+        everything = run_collector(*sync_args(fake, profile, tmp_path / "window"))
+        assert everything.code == 0, everything.stderr
+        assert assert_backup_matches(tmp_path / "window", manifest, ALICE) == len(days)
+        assert_state_consistent(tmp_path / "window")
+
 
 def test_a_dest_keeps_to_one_account(small_library, tmp_path: Path) -> None:
     fake, profile = small_library
@@ -172,7 +179,7 @@ def test_a_dest_keeps_to_one_account(small_library, tmp_path: Path) -> None:
 
 
 def test_kill_9_mid_run_then_rerun_completes(tmp_path: Path) -> None:
-    with FakePhotos(items=80, seed=8, accounts=[ALICE], media_scale=0.05, latency_ms=30) as fake:
+    with FakePhotos(items=120, seed=8, accounts=[ALICE], media_scale=0.05, latency_ms=30) as fake:
         profile, dest = tmp_path / "profile", tmp_path / "dest"
         fake.make_profile(profile)
         process = subprocess.Popen(
@@ -186,7 +193,7 @@ def test_kill_9_mid_run_then_rerun_completes(tmp_path: Path) -> None:
         assert process.stdout is not None
         for line in process.stdout:
             done += '"event": "item-done"' in line
-            if done >= 15:
+            if done >= 40:  # past the first listing batch: older items are not known yet
                 break
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
@@ -257,6 +264,13 @@ def test_session_expiring_mid_run_stops_with_3_and_keeps_what_is_done(tmp_path: 
         assert "signed out" in (process.stderr.read() if process.stderr else "")
         assert_state_consistent(dest)
         assert len(backed_up_files(dest)) >= 5
+        # The person signs in again (a new profile); the next run finishes the library.
+        refreshed = tmp_path / "refreshed"
+        fake.make_profile(refreshed)
+        rerun = run_collector(*sync_args(fake, refreshed, dest, "--workers", "2"))
+        assert rerun.code == 0, rerun.stderr
+        assert_backup_matches(dest, fake.manifest(), ALICE)
+        assert_state_consistent(dest)
 
 
 def test_full_scan_reports_deletions_and_keeps_files(small_library, tmp_path: Path) -> None:
@@ -275,6 +289,48 @@ def test_full_scan_reports_deletions_and_keeps_files(small_library, tmp_path: Pa
     assert set(backed_up_files(dest)) == files_before  # never deletes local files
     status = run_collector("status", "--dest", str(dest), "--json")
     assert '"deleted_on_google": 1' in status.stdout
+
+
+def test_a_full_scan_comes_round_every_n_days(small_library, tmp_path: Path) -> None:
+    fake, profile = small_library
+    dest = tmp_path / "dest"
+    every = ("--full-scan-every", "7")
+    first = run_collector(*sync_args(fake, profile, dest, *every))
+    assert first.code == 0, first.stderr
+    assert first.event("full-scan-due")["last"] is None  # never scanned: due at once
+    victim = next(i for i in expected_items(fake.manifest(), ALICE) if i["kind"] == "photo")
+    fake.delete(ALICE, victim["id"])
+    soon = run_collector(*sync_args(fake, profile, dest, *every))
+    assert soon.code == 0 and not [e for e in soon.events if e["event"] == "full-scan-due"]
+    assert soon.summary["deleted_on_google"] == 0
+    # Eight days later (the scan's start time moved back), the next run walks everything.
+    with sqlite3.connect(dest / ".gphotos-collector" / "state.sqlite3") as db:
+        db.execute(
+            "UPDATE runs SET started_at = ? WHERE full_scan = 1", ("2000-01-01T00:00:00+00:00",)
+        )
+    later = run_collector(*sync_args(fake, profile, dest, *every))
+    assert later.code == 0, later.stderr
+    assert later.event("full-scan-due")["every_days"] == 7
+    assert later.event("deleted-on-google")["ids"] == [victim["id"]]
+
+
+def test_a_share_that_is_not_mounted_is_not_filled(small_library, tmp_path: Path) -> None:
+    fake, profile = small_library
+    share = tmp_path / "nas"  # a folder, not a mount point: the share "did not come up"
+    share.mkdir()
+    result = run_collector(
+        *sync_args(fake, profile, share / "alice", "--require-mount", str(share))
+    )
+    assert result.code == 6
+    assert "not mounted" in result.stderr and str(share) in result.stderr
+    assert list(share.iterdir()) == []  # nothing written to the local disk underneath
+    outside = run_collector(
+        *sync_args(fake, profile, tmp_path / "d", "--require-mount", str(share))
+    )
+    assert outside.code == 2 and "not inside" in outside.stderr
+    # On a mounted filesystem (/ always is one) the run goes ahead.
+    mounted = run_collector(*sync_args(fake, profile, share / "alice", "--require-mount", "/"))
+    assert mounted.code == 0, mounted.stderr
 
 
 def test_full_scan_refetches_files_missing_on_disk(small_library, tmp_path: Path) -> None:

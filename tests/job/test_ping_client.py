@@ -149,7 +149,39 @@ def test_events_show_the_host_not_the_secret(hc: FakeHealthchecks) -> None:
     assert slug_endpoint is not None
     client(slug_endpoint, sink).ping("log")
     assert hc.ping_key not in json.dumps(sink.events)
-    assert "/s" in slug_endpoint.redacted
+    shown = slug_endpoint.redacted
+    assert hc.ping_key not in shown
+    assert shown.startswith(f"{hc.ping_base.split('/ping')[0]}/…") and shown.endswith("/s")
+
+
+KEY = "Xq3vB7pL2mN9kR4tW8yZ1a"  # the shape of a real ping key: 22 URL-safe characters
+
+
+@pytest.mark.parametrize(
+    ("options", "shown"),
+    [
+        ({"ping_url": f"https://hc-ping.com/{KEY}/alice-photos"}, "https://hc-ping.com/…otos"),
+        ({"ping_url": f"https://hc.example.org/ping/{KEY}/bob/"}, "https://hc.example.org/…/bob"),
+        ({"ping_key": KEY, "slug": "alice-photos"}, "https://hc-ping.com/…otos"),
+        (
+            {"ping_base": "https://hc.example.org/ping", "ping_key": KEY, "slug": "bob"},
+            "https://hc.example.org/…/bob",
+        ),
+        (
+            {"ping_url": "https://hc-ping.com/0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e"},
+            "https://hc-ping.com/…4d5e",
+        ),
+    ],
+)
+def test_a_ping_url_shows_only_scheme_host_and_the_end_of_its_path(
+    options: dict[str, Any], shown: str
+) -> None:
+    endpoint = endpoint_from_options(**options)
+    assert endpoint is not None
+    assert endpoint.redacted == shown
+    secrets = endpoint.secrets()
+    assert KEY in secrets or "0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e" in secrets
+    assert all(KEY not in replacement for replacement in secrets.values())
 
 
 def test_endpoint_urls() -> None:
@@ -158,7 +190,7 @@ def test_endpoint_urls() -> None:
     assert by_url.url("success") == "https://hc.example.com/ping/0b1c2d3e-aaaa"
     assert by_url.url("start", "r1") == "https://hc.example.com/ping/0b1c2d3e-aaaa/start?rid=r1"
     assert by_url.url("3") == "https://hc.example.com/ping/0b1c2d3e-aaaa/3"
-    assert by_url.redacted == "https://hc.example.com/ping/…aaaa"
+    assert by_url.redacted == "https://hc.example.com/…aaaa"
     by_slug = endpoint_from_options(ping_key="KEY-0123456789", slug="alice-nas", create=True)
     assert by_slug is not None
     assert (

@@ -282,7 +282,8 @@ async def finish_download(download: Download, downloads_dir: Path, stall_timeout
     finally:
         if not path_task.done():
             path_task.cancel()
-            await asyncio.gather(path_task, return_exceptions=True)
+        # Collect its outcome either way (a cancelled download fails it: "canceled").
+        await asyncio.gather(path_task, return_exceptions=True)
 
 
 async def fetch_item(

@@ -6,8 +6,8 @@ longer than its bounded retries. A ping counts only when the server answers
 "OK (not found)" or "OK (rate limited)" where a self-hosted one answers 404
 or 429). Only transient failures are retried: timeouts, connection errors
 and the statuses in TRANSIENT_STATUSES. Secrets (the ping URL, ping key, API
-key) never appear in events or messages: they are shown as their host and
-last four characters.
+key) never appear in events or messages: a ping URL is shown as its scheme,
+host and the last four characters of its path, a key as its last four.
 """
 
 from __future__ import annotations
@@ -49,6 +49,17 @@ def redact(secret: str) -> str:
     return f"…{secret[-4:]}" if len(secret) > 8 else "…"
 
 
+def redact_url(url: str) -> str:
+    """A ping URL for logs: scheme and host, then only the last 4 characters of the path.
+
+    Every path segment is hidden: a slug URL holds the project's ping key in
+    the middle (`/<ping-key>/<slug>`), a UUID URL the check's UUID at the end.
+    """
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]  # user:password@ would be a secret too
+    return f"{parts.scheme}://{host}/{redact(parts.path.strip('/'))}"
+
+
 def _check_http_url(url: str, what: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -63,13 +74,31 @@ class PingEndpoint:
     """Where one check's pings go: its ping URL, or base + ping key + slug."""
 
     base: str  # no trailing slash; pings are base, base/start, base/fail, base/<code>...
-    secret: str  # the part of `base` that lets anyone ping the check
+    secret: str  # the part of `base` that lets anyone ping the check (key or UUID)
     create: bool = False  # ask the server to create a missing slug check
 
     @property
     def redacted(self) -> str:
-        """The endpoint for logs: host and path with the secret cut to its last 4 chars."""
-        return self.base.replace(self.secret, redact(self.secret))
+        """The endpoint for logs: scheme, host and the last 4 characters of the path."""
+        return redact_url(self.base)
+
+    def secrets(self) -> dict[str, str]:
+        """Each secret text of the endpoint and what a log shows instead, for RedactingSink.
+
+        Besides the URL, its path and the known secret, every path segment longer than
+        8 characters counts as one: which segment of a given --ping-url is the key
+        cannot be known, and a check's UUID or a ping key is never that short.
+        """
+        parts = urlsplit(self.base)
+        path = parts.path.strip("/")
+        found = {self.base: self.redacted, path: redact(path), self.secret: redact(self.secret)}
+        for segment in path.split("/"):
+            if len(segment) > 8:
+                found[segment] = redact(segment)
+        if "@" in parts.netloc:
+            userinfo = parts.netloc.rsplit("@", 1)[0]
+            found[userinfo] = "…"
+        return {secret: shown for secret, shown in found.items() if secret}
 
     def url(self, kind: PingKind, rid: str | None = None) -> str:
         path = self.base if kind == "success" else f"{self.base}/{kind}"

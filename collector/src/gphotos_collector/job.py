@@ -42,7 +42,6 @@ from gphotos_collector.healthchecks import (
     PingClient,
     PingEndpoint,
     fit_body,
-    redact,
 )
 from gphotos_collector.lock import JobSlots, RunLock
 from gphotos_collector.state import state_dir
@@ -80,9 +79,7 @@ class JobOptions:
 
     def secrets(self) -> dict[str, str]:
         """Each secret and how it may be shown instead."""
-        if self.ping is None:
-            return {}
-        return {self.ping.base: self.ping.redacted, self.ping.secret: redact(self.ping.secret)}
+        return {} if self.ping is None else self.ping.secrets()
 
 
 @dataclass

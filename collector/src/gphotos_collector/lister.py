@@ -109,7 +109,8 @@ async def list_items(
     *,
     is_known: Callable[[str], bool],
     on_new: Callable[[ListedItem, bool], Awaitable[None]],
-    full_scan: bool = False,
+    stop_after_known: int | None = google_site.KNOWN_RUN_TO_STOP,
+    settle_time: float = google_site.GRID_SETTLE_TIME,
     since: date | None = None,
     until: date | None = None,
     on_progress: Callable[[int], None] | None = None,
@@ -118,12 +119,13 @@ async def list_items(
 
     on_new's second argument says whether the item directly follows the
     previous new one in the grid (a viewer can step from one to the other).
+    The walk stops after `stop_after_known` known ids in a row (None: never),
+    or at the end of the grid: the bottom, with nothing new for `settle_time`.
     """
     result = ListResult()
     seen: set[str] = set()
     known_run = 0
     follows = False  # the previous grid item was new
-    settle_time = google_site.FULL_SCAN_SETTLE_TIME if full_scan else google_site.GRID_SETTLE_TIME
     last_change = time.monotonic()
     last_height = -1.0
     while True:
@@ -149,7 +151,7 @@ async def list_items(
                 follows = False
                 result.known += 1
                 known_run += 1
-                if not full_scan and known_run >= google_site.KNOWN_RUN_TO_STOP:
+                if stop_after_known is not None and known_run >= stop_after_known:
                     return result
                 continue
             known_run = 0

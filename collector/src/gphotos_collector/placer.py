@@ -23,19 +23,29 @@ from gphotos_collector.state import PlacedFile
 
 CHUNK = 1024 * 1024
 MAX_NAME_BYTES = 200  # leaves room for " (n)" under the usual 255-byte limit
+# Some filesystems allow less (eCryptfs home folders: 143 bytes): retried with this.
+SHORT_NAME_BYTES = 100
 MAX_EXTENSION_BYTES = 16
 MAX_COLLISIONS = 100_000
 UNDATED_FOLDER = "undated"
 # Characters that are path syntax somewhere (POSIX, Windows, SMB shares of a NAS).
 UNSAFE_CHARACTERS = frozenset('/\\<>:"|?*')
-# Invisible format characters that can disguise a name (bidi overrides and marks).
-DISGUISING_CHARACTERS = frozenset(
-    "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
+# Invisible characters that can disguise a name: every format character (bidi
+# overrides and marks, zero-width spaces, BOM) except the joiners that scripts
+# and emoji need, and the line and paragraph separators.
+REPLACED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+KEPT_FORMAT_CHARACTERS = frozenset("\u200c\u200d")  # ZWNJ, ZWJ
+ZIP_MAGIC = b"PK\x03\x04"
 
 
 class IncompleteDownload(Exception):
     """The downloaded bytes are not a complete file (empty, or a broken zip)."""
+
+
+def _starts_like_zip(path: Path) -> bool:
+    """A zip by its first bytes (not zipfile.is_zipfile: a JPEG or MP4 may end like one)."""
+    with open(path, "rb") as handle:
+        return handle.read(len(ZIP_MAGIC)) == ZIP_MAGIC
 
 
 def safe_name(raw: str, fallback: str) -> str:
@@ -43,11 +53,9 @@ def safe_name(raw: str, fallback: str) -> str:
     name = unicodedata.normalize("NFC", raw)
     cleaned = []
     for character in name:
-        category = unicodedata.category(character)
-        if (
-            character in UNSAFE_CHARACTERS
-            or character in DISGUISING_CHARACTERS
-            or category in ("Cc", "Cs", "Co", "Cn")
+        if character in UNSAFE_CHARACTERS or (
+            unicodedata.category(character) in REPLACED_CATEGORIES
+            and character not in KEPT_FORMAT_CHARACTERS
         ):
             cleaned.append("_")
         else:
@@ -58,13 +66,13 @@ def safe_name(raw: str, fallback: str) -> str:
     return _bounded(name)
 
 
-def _bounded(name: str) -> str:
-    if len(name.encode("utf-8")) <= MAX_NAME_BYTES:
+def _bounded(name: str, limit: int = MAX_NAME_BYTES) -> str:
+    if len(name.encode("utf-8")) <= limit:
         return name
     stem, extension = _split_extension(name)
     if len(extension.encode("utf-8")) > MAX_EXTENSION_BYTES:
         stem, extension = name, ""
-    budget = MAX_NAME_BYTES - len(extension.encode("utf-8"))
+    budget = limit - len(extension.encode("utf-8"))
     stem = stem.encode("utf-8")[:budget].decode("utf-8", "ignore").rstrip(" .")
     return stem + extension
 
@@ -151,7 +159,7 @@ class Placer:
         size = download.stat().st_size
         if size == 0:
             raise IncompleteDownload("the download is empty")
-        if suggested_name.lower().endswith(".zip") or zipfile.is_zipfile(download):
+        if suggested_name.lower().endswith(".zip") or _starts_like_zip(download):
             return self._stage_zip(item_id, download)
         staged = self.tmp_dir / f"{item_id}.part"
         download.replace(staged)
@@ -195,26 +203,49 @@ class Placer:
         """Link a staged file into DEST/YYYY/MM under a free (or identical) name."""
         folder_rel = folder_for(taken)
         folder = self.dest / folder_rel
-        folder.mkdir(parents=True, exist_ok=True)
-        for number in range(MAX_COLLISIONS):
-            relative = f"{folder_rel}/{numbered(staged.name, number)}"
-            if relative.casefold() in self._reserved or self._is_claimed(relative):
-                continue
-            target = self.dest / relative
-            if self._link(staged.tmp_path, target):
-                break
-            # An unclaimed identical file is ours, from a run killed before it recorded it.
-            if _same_content(target, staged.size, staged.sha256):
-                staged.tmp_path.unlink(missing_ok=True)
-                break
-        else:
-            raise IncompleteDownload(f"no free name for {staged.name} in {folder}")
+        self._make_folder(folder)
+        try:
+            relative = self._place_as(staged, staged.name, folder_rel)
+        except OSError as error:
+            if error.errno != errno.ENAMETOOLONG:
+                raise
+            # This filesystem allows shorter names than most (eCryptfs, some shares).
+            relative = self._place_as(staged, _bounded(staged.name, SHORT_NAME_BYTES), folder_rel)
+        target = self.dest / relative
         self._reserved.add(relative.casefold())
         _fsync_dir(folder)
         if taken is not None:
             timestamp = taken.timestamp()
             os.utime(target, (timestamp, timestamp))
         return PlacedFile(relative, staged.size, staged.sha256)
+
+    def _place_as(self, staged: StagedFile, name: str, folder_rel: str) -> str:
+        """Link under name, or name (1), (2)...; the relative path it got."""
+        for number in range(MAX_COLLISIONS):
+            relative = f"{folder_rel}/{numbered(name, number)}"
+            if relative.casefold() in self._reserved or self._is_claimed(relative):
+                continue
+            target = self.dest / relative
+            if self._link(staged.tmp_path, target):
+                return relative
+            # An unclaimed identical file is ours, from a run killed before it recorded it.
+            if _same_content(target, staged.size, staged.sha256):
+                staged.tmp_path.unlink(missing_ok=True)
+                return relative
+        raise IncompleteDownload(f"no free name for {name} in {self.dest / folder_rel}")
+
+    def _make_folder(self, folder: Path) -> None:
+        """Create DEST/YYYY/MM; a new folder's entry is flushed in its parent too."""
+        if folder.is_dir():
+            return
+        missing = []
+        current = folder
+        while not current.exists() and current != self.dest:
+            missing.append(current)
+            current = current.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        for created in missing:
+            _fsync_dir(created.parent)
 
     @staticmethod
     def _link(source: Path, target: Path) -> bool:

@@ -26,6 +26,11 @@ DONE = "done"  # every file of the item is in DEST
 FAILED = "failed"  # failed after retries: retried on the next run
 PROCESSING = "processing"  # a video Google is still processing: retried on the next run
 GONE = "gone"  # deleted on Google before it could be downloaded
+LISTED = "listed"  # listed by a run, not downloaded yet: the next run fetches it
+PENDING_STATUSES = (LISTED, FAILED, PROCESSING)
+# meta key: "1" once a listing without a date window ended normally, so the
+# state knows every item down to the first run of known ids.
+LISTING_COMPLETE = "listing_complete"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,6 +52,7 @@ CREATE TABLE IF NOT EXISTS files (
     sha256 TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS files_item ON files(item_id);
+CREATE INDEX IF NOT EXISTS files_path_nocase ON files(path COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at TEXT NOT NULL,
@@ -148,11 +154,11 @@ class State:
         }
 
     def pending(self) -> list[PendingItem]:
-        """Items to try again: failed ones and videos that were still processing."""
+        """Items to fetch: listed but not downloaded, failed, or still processing."""
         rows = self._db.execute(
             "SELECT id, kind, status, failures, last_error, taken FROM items "
-            "WHERE status IN (?, ?) ORDER BY first_seen, id",
-            (FAILED, PROCESSING),
+            "WHERE status IN (?, ?, ?) ORDER BY first_seen, id",
+            PENDING_STATUSES,
         )
         return [
             PendingItem(
@@ -165,6 +171,23 @@ class State:
             )
             for row in rows
         ]
+
+    def ids_with_status(self, status: str) -> set[str]:
+        rows = self._db.execute("SELECT id FROM items WHERE status = ?", (status,))
+        return {row[0] for row in rows}
+
+    def mark_listed(self, items: Iterable[tuple[str, str | None, datetime | None]]) -> None:
+        """Remember listed items (id, kind, grid time) before they are downloaded."""
+        now = now_iso()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO items(id, kind, status, taken, first_seen) VALUES(?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO NOTHING",
+                [
+                    (item_id, kind, LISTED, taken.isoformat() if taken else None, now)
+                    for item_id, kind, taken in items
+                ],
+            )
 
     def item_taken(self, item_id: str) -> datetime | None:
         row = self._db.execute("SELECT taken FROM items WHERE id = ?", (item_id,)).fetchone()
@@ -248,10 +271,13 @@ class State:
         return [PlacedFile(*row) for row in rows]
 
     def forget_files(self, item_id: str) -> None:
-        """Drop an item's file rows (its files are missing on disk) so it is fetched again."""
+        """Its files are missing on disk: drop their rows and fetch the item again."""
         with self.transaction() as db:
             db.execute("DELETE FROM files WHERE item_id = ?", (item_id,))
-            db.execute("DELETE FROM items WHERE id = ?", (item_id,))
+            db.execute(
+                "UPDATE items SET status = ?, last_error = ? WHERE id = ?",
+                (FAILED, "its files were missing on disk", item_id),
+            )
 
     # --- runs ---------------------------------------------------------------
     def start_run(self, full_scan: bool) -> int:
@@ -287,6 +313,14 @@ class State:
             "SELECT COUNT(*) FROM items WHERE deleted_on_google_at IS NOT NULL"
         ).fetchone()
         return {"items": items[0], "files": files, "bytes": size, "deleted_on_google": deleted[0]}
+
+    def last_full_scan(self) -> datetime | None:
+        """When the last successful full scan started."""
+        row = self._db.execute(
+            "SELECT started_at FROM runs WHERE full_scan = 1 AND exit_code = 0 "
+            "ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
 
     def last_run(self, *, successful: bool = False) -> dict[str, object] | None:
         row = self._db.execute(

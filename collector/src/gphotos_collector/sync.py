@@ -14,8 +14,8 @@ import os
 import random
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,7 +47,14 @@ from gphotos_collector.events import EventSink
 from gphotos_collector.lister import ListedItem, list_items
 from gphotos_collector.lock import RunLock
 from gphotos_collector.placer import IncompleteDownload, Placer, clean_tmp
-from gphotos_collector.state import FAILED, GONE, PROCESSING, State, state_dir
+from gphotos_collector.state import (
+    FAILED,
+    GONE,
+    LISTING_COMPLETE,
+    PROCESSING,
+    State,
+    state_dir,
+)
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
@@ -77,6 +84,8 @@ class SyncOptions:
     base_url: str = DEFAULT_BASE_URL
     browser: str = "auto"  # chrome, chromium, auto or a path
     stall_timeout: float = google_site.DOWNLOAD_STALL_TIMEOUT
+    full_scan_every: float = 0.0  # days between automatic full scans; 0: never
+    require_mount: Path | None = None  # DEST lives on this mount: refuse if it is not mounted
 
 
 @dataclass
@@ -143,17 +152,48 @@ def dest_lock(dest: Path) -> Iterator[None]:
         lock.release()
 
 
+def check_mount(dest: Path, mount: Path) -> None:
+    """DEST is on a share: refuse to fill the local disk when the share is not mounted."""
+    if not dest.resolve().is_relative_to(mount.resolve()):
+        raise UsageError(f"--dest {dest} is not inside --require-mount {mount}.")
+    if not os.path.ismount(mount):
+        raise TemporaryError(
+            f"the share {mount} is not mounted, and {dest} is on it: nothing was touched; "
+            "mount it (or fix /etc/fstab) and the next run carries on."
+        )
+
+
 def run_sync(options: SyncOptions, events: EventSink) -> SyncSummary:
     """Back up new items of the library into options.dest; raises CollectorError."""
     check_profile_dir(options.profile)
-    prepare_dest(options.dest)
     browser = find_browser(options.browser)
+    if options.require_mount is not None:
+        check_mount(options.dest, options.require_mount)
+    prepare_dest(options.dest)
     with dest_lock(options.dest):
         state = State.open(options.dest)
         try:
+            options = _with_due_full_scan(options, state, events)
             return asyncio.run(_Sync(options, browser, state, events).run())
         finally:
             state.close()
+
+
+def _with_due_full_scan(options: SyncOptions, state: State, events: EventSink) -> SyncOptions:
+    """Turn a run into a full scan when the last one is older than full_scan_every days."""
+    if options.full_scan or options.full_scan_every <= 0 or options.since or options.until:
+        return options
+    last = state.last_full_scan()
+    if last is not None and datetime.now(timezone.utc) - last < timedelta(
+        days=options.full_scan_every
+    ):
+        return options
+    events.emit(
+        "full-scan-due",
+        last=last.isoformat() if last else None,
+        every_days=options.full_scan_every,
+    )
+    return replace(options, full_scan=True)
 
 
 class _Sync:
@@ -180,6 +220,7 @@ class _Sync:
 
     # --- the run ------------------------------------------------------------
     async def run(self) -> SyncSummary:
+        from playwright.async_api import Error as PlaywrightError
         from playwright.async_api import async_playwright
 
         started = time.monotonic()
@@ -203,6 +244,10 @@ class _Sync:
             if isinstance(error, SignedOutError) and not error.account:
                 error.account = self.state.get_meta("account_email")
             raise
+        except PlaywrightError as error:  # the browser crashed or went away
+            exit_code = ExitCode.TEMPORARY
+            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise TemporaryError(f"the browser failed: {first_line}") from None
         finally:
             self.summary.seconds = round(time.monotonic() - started, 3)
             clean_tmp(self.tmp_dir)
@@ -272,13 +317,21 @@ class _Sync:
     # --- list ---------------------------------------------------------------
     async def _list(self, page: Page) -> None:
         options = self.options
+        # Stopping at known ids is only safe when an earlier listing saw everything
+        # down to them: not after a run killed while listing, nor a date-window run.
+        walk_all = options.full_scan or self.state.get_meta(LISTING_COMPLETE) != "1"
+        windowed = options.since is not None or options.until is not None
+        self.state.set_meta(LISTING_COMPLETE, "0")
         try:
             try:
                 result = await list_items(
                     page,
                     is_known=self.known.__contains__,
                     on_new=self._enqueue_new,
-                    full_scan=options.full_scan,
+                    stop_after_known=None if walk_all else google_site.KNOWN_RUN_TO_STOP,
+                    settle_time=google_site.FULL_SCAN_SETTLE_TIME
+                    if options.full_scan
+                    else google_site.GRID_SETTLE_TIME,
                     since=options.since,
                     until=options.until,
                     on_progress=self._listing_progress,
@@ -294,11 +347,17 @@ class _Sync:
                 return
             self.summary.known = result.known
             await self._flush()
+            if not windowed:
+                self.state.set_meta(LISTING_COMPLETE, "1")
             if options.full_scan and result.reached_end:
                 for job in self._after_full_scan(result.seen):
                     await self._put(job)
             self.events.emit(
-                "listed", seen=len(result.seen), new=result.new, reached_end=result.reached_end
+                "listed",
+                seen=len(result.seen),
+                new=result.new,
+                reached_end=result.reached_end,
+                walked_all=walk_all,
             )
             for pending in self.state.pending():
                 if pending.id not in self.queued_ids:
@@ -316,6 +375,8 @@ class _Sync:
     async def _flush(self) -> None:
         if self._batch:
             batch, self._batch = self._batch, []
+            # Remembered before they are fetched: a run killed now leaves them pending.
+            self.state.mark_listed((job.id, job.kind, job.label_time) for job in batch)
             await self.queue.put(batch)
 
     async def _put(self, job: _Job) -> None:
@@ -353,15 +414,17 @@ class _Sync:
         self.summary.deleted_on_google = len(deleted)
         if deleted:
             self.events.emit("deleted-on-google", count=len(deleted), ids=deleted[:1000])
-        missing = []
+        again = [
+            _Job(item_id, None, self.state.item_taken(item_id))
+            for item_id in sorted(self.state.ids_with_status(GONE) & seen_set)
+        ]  # back on Google (restored from the bin, say)
         for item_id in sorted(done & seen_set):
             files = self.state.files_of(item_id)
             if not all((self.options.dest / f.path).is_file() for f in files):
-                missing.append(_Job(item_id, None, self.state.item_taken(item_id)))
+                again.append(_Job(item_id, None, self.state.item_taken(item_id)))
                 self.state.forget_files(item_id)
-                self.known.discard(item_id)
                 self.events.emit("item-missing", id=item_id, files=[f.path for f in files])
-        return missing
+        return again
 
     # --- download and place -------------------------------------------------
     async def _worker(self, context: BrowserContext) -> None:
@@ -410,7 +473,7 @@ class _Sync:
             except OSError as why:
                 if why.errno in (errno.ENOSPC, errno.EDQUOT):
                     raise TemporaryError(f"{self.options.dest} is full: free some space") from None
-                raise
+                error = f"{why.strerror or why}: {why.filename or ''}".rstrip(": ")
             except Exception as why:  # Playwright's errors: timeouts, a crashed page
                 error = str(why).splitlines()[0] if str(why) else type(why).__name__
                 if tab.page.is_closed() or "has been closed" in str(why):
@@ -443,10 +506,11 @@ class _Sync:
         try:
             for file in staged:
                 placed.append(self.placer.place(file, taken))
+            self.state.mark_done(job.id, job.kind, taken, placed)
         finally:
             self.placer.discard(staged[len(placed) :])
-        self.state.mark_done(job.id, job.kind, taken, placed)
-        self.placer.release(placed)
+            # Recorded, or left for a retry to adopt as an identical unclaimed file.
+            self.placer.release(placed)
         self.known.add(job.id)
         size = sum(f.size for f in placed)
         self.summary.new += 1

@@ -79,6 +79,20 @@ SYNC_ONLY_OPTIONS = (
         help="Walk the whole library (not only new items) and report items deleted on Google.",
     ),
     click.option(
+        "--full-scan-every",
+        default=0.0,
+        show_default=True,
+        type=click.FloatRange(0, 3650),
+        metavar="DAYS",
+        help="Make a run a full scan when the last successful one is older than DAYS (0: never).",
+    ),
+    click.option(
+        "--require-mount",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="DEST is on this mounted share: fail (exit 6) instead of filling the local disk "
+        "when it is not mounted.",
+    ),
+    click.option(
         "--stall-timeout",
         default=DOWNLOAD_STALL_TIMEOUT,
         show_default=True,
@@ -115,6 +129,8 @@ def sync_options_from(params: dict[str, Any]) -> SyncOptions:
         since=params["since"],
         until=params["until"],
         full_scan=params["full_scan"],
+        full_scan_every=params["full_scan_every"],
+        require_mount=params["require_mount"],
         base_url=params["base_url"],
         browser=params["browser"],
         stall_timeout=params["stall_timeout"],
