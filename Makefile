@@ -41,6 +41,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict collector/src/gphotos_collector fakes testhosts demo benchmarks
+	$(BIN)/mypy --strict --python-version 3.10 collector/src/gphotos_collector
 
 test-python: venv
 	$(BIN)/pytest -n auto --maxprocesses=4; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; exit $$rc
@@ -67,9 +68,12 @@ demo-stop: venv
 bench: venv
 	$(BIN)/python -m benchmarks
 
-lock:
-	$(BIN)/python -m pip install -q uv
-	$(BIN)/uv pip compile --universal --python-version 3.10 --no-header requirements/collector.in -o collector/requirements.lock
+# The servers' lock carries hashes: the role installs it with pip --require-hashes.
+UV_VERSION := 0.13.9
+
+lock: venv
+	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
+	$(BIN)/uv pip compile --universal --python-version 3.10 --no-header --generate-hashes requirements/collector.in -o collector/requirements.lock
 	$(BIN)/uv pip compile --universal --python-version 3.11 --no-header requirements/dev.in -o requirements/dev.lock
 
 clean:

@@ -48,6 +48,8 @@ class Browser:
     def user_agent(self) -> str:
         """A normal desktop Chrome user agent (a HeadlessChrome one is a bot signal)."""
         major = self.version.split(".", 1)[0]
+        # Chrome's reduced user agent: "X11; Linux x86_64" and "major.0.0.0" on every
+        # Linux, arm64 included, so nothing here depends on the server.
         return (
             "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
             f"Chrome/{major}.0.0.0 Safari/537.36"

@@ -10,7 +10,11 @@ from gphotos_collector.state import STATE_FILE_NAME, State, state_dir
 
 
 def read_status(dest: Path) -> dict[str, Any]:
-    """The figures of one backup, from its state file (never changed here)."""
+    """The figures of one backup, from its state file.
+
+    Only read: no run is recorded. Opening a state file written by an older
+    version may add the tables and indexes the current schema has.
+    """
     path = state_dir(dest) / STATE_FILE_NAME
     if not path.is_file():
         raise UsageError(f"{dest} holds no backup yet (no {path}): run `gphotos-collector sync`.")
