@@ -157,15 +157,16 @@ def test_job_slots_hold_back_a_second_member_until_the_first_is_done(
     hc: FakeHealthchecks, tmp_path: Path
 ) -> None:
     slots = tmp_path / "slots"
-    slots.mkdir(mode=0o1777)
+    slots.mkdir()
+    slots.chmod(0o3770)  # the role's: setgid and sticky, one group for every member
     calls = tmp_path / "calls"
-    configs = {}
+    configs, checks = {}, {}
     for name in ("alice", "bob"):
-        check = hc.add_check(name)
+        checks[name] = hc.add_check(name)
         configs[name] = write_config(
             tmp_path / f"{name}.toml",
             **member(tmp_path, name),
-            ping_url=hc.ping_url(check),
+            ping_url=hc.ping_url(checks[name]),
             slots_dir=str(slots),
             max_jobs=1,
             slot_wait=60,
@@ -178,7 +179,7 @@ def test_job_slots_hold_back_a_second_member_until_the_first_is_done(
         assert bob.returncode == 0, bob.stderr
         assert alice.poll() is not None  # bob only ran once alice had finished
     finally:
-        alice.communicate(timeout=30)
+        alice_out, _ = alice.communicate(timeout=30)
     assert alice.returncode == 0
     bob_events = events(bob.stdout)
     assert [e["event"] for e in bob_events if e["event"].startswith("slot")] == [
@@ -187,3 +188,15 @@ def test_job_slots_hold_back_a_second_member_until_the_first_is_done(
     ]
     assert len(calls.read_text().splitlines()) == 2
     assert time.monotonic() - bob_done < 30
+    # What Healthchecks saw, in the order it saw it: bob's start only after alice's
+    # success, so bob's measured run time is his work, not his wait for the slot.
+    owner = {checks["alice"].uuid: "alice", checks["bob"].uuid: "bob"}
+    rids = {"alice": events(alice_out)[0]["rid"], "bob": bob_events[0]["rid"]}
+    seen = [(owner[r["check"]], r["kind"], r["rid"]) for r in hc.records() if r["check"]]
+    assert seen == [
+        ("alice", "start", rids["alice"]),
+        ("alice", "success", rids["alice"]),
+        ("bob", "start", rids["bob"]),
+        ("bob", "success", rids["bob"]),
+    ]
+    assert oct((slots / "slot-0.lock").stat().st_mode & 0o777) == "0o660"  # group-shared

@@ -4,6 +4,7 @@ the fake Healthchecks, separate processes, the way cron runs it."""
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 import subprocess
 import sys
@@ -47,18 +48,17 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
 
 def job_config(tmp_path: Path, library: Library, email: str, **extra: Any) -> tuple[Path, Path]:
     dest = tmp_path / "photos"
-    config = write_config(
-        tmp_path / "job.toml",
-        profile=str(library.profiles[email]),
-        dest=str(dest),
-        base_url=library.photos.base_url,
-        browser="chromium",
-        workers=2,
-        account_name=email.split("@")[0],
-        retry_delay=1,
-        ping_timeout=2,
-        **extra,
-    )
+    settings: dict[str, Any] = {
+        "profile": str(library.profiles[email]),
+        "dest": str(dest),
+        "base_url": library.photos.base_url,
+        "browser": "chromium",
+        "workers": 2,
+        "account_name": email.split("@")[0],
+        "retry_delay": 1,
+        "ping_timeout": 2,
+    }
+    config = write_config(tmp_path / "job.toml", **{**settings, **extra})
     return config, dest
 
 
@@ -145,3 +145,57 @@ def test_a_signed_out_profile_fails_at_once_with_the_refresh_sentence(
     assert str(library.profiles[BOB]) in lines[1]  # the collector's own words follow
     assert f"gphotos-collector: {lines[0]}" in result.stderr
     assert sha256s(dest) == set()
+
+
+def test_downloads_that_keep_failing_end_in_4_with_a_sentence_within_the_body_limit(
+    tmp_path: Path,
+) -> None:
+    """Every download is cut off (the pages work): the items fail after the sync's own
+    retries, the job exits 4 and pings `/4` on the run id of its `start`, with a first
+    line a person can act on and the output's tail cut to a small Ping-Body-Limit."""
+    limit = 600
+    # reset=1 cuts every download off mid-body; 5xx=1 would fail the pages and the app's
+    # JSON calls too, so the listing would end the run as temporary (6) instead. One item:
+    # each failing item costs the sync's own retry backoff (about 7 s).
+    with (
+        FakePhotos(items=1, seed=5, accounts=[ALICE], media_scale=0.02, faults="reset=1") as photos,
+        FakeHealthchecks(mode="selfhosted", body_limit=limit, record=tmp_path / "hc.jsonl") as hc,
+    ):
+        profile = tmp_path / "alice" / "profile"
+        photos.make_profile(profile, accounts=[ALICE])
+        check = hc.add_check("alice")
+        config, dest = job_config(
+            tmp_path,
+            Library(photos, {ALICE: profile}),
+            ALICE,
+            ping_url=hc.ping_url(check),
+            retries=1,
+            stall_timeout=5,
+        )
+        result = collector("run", "--config", config, timeout=240)
+        attempts = photos.download_attempts
+        records = [r for r in hc.records() if r["check"] == check.uuid]
+    assert result.returncode == 4, result.stderr
+    run_events = events(result.stdout)
+    rid = run_events[0]["rid"]
+    assert [(r["kind"], r["rid"], r["status"]) for r in records] == [
+        ("start", rid, 200),
+        ("4", rid, 200),
+    ]
+    summary = next(e for e in run_events if e["event"] == "summary")
+    assert (summary["failed"], summary["new"]) == (1, 0)
+    assert list(attempts.values()) == [3]  # the sync tried it three times before giving up
+    failure = records[1]
+    body = failure["body"]
+    assert failure["body_bytes"] == len(body.encode("utf-8")) <= limit
+    lines = body.splitlines()
+    assert lines[0] == (
+        f"alice ({ALICE}) on {HOST}: 1 item still failed after 1 attempt (0 new items "
+        f"saved); nothing to do: failed items are tried again on the next run (the log's "
+        f"item-failed lines name them)"
+    )
+    assert lines[1].startswith(f"[output cut to fit the server's {limit}-byte limit: ")
+    # Then the output's tail: whole JSON lines, up to the very end of the run's output.
+    assert json.loads(lines[2]) and json.loads(lines[-1])["event"] == "attempt-failed"
+    assert f"gphotos-collector: {lines[0]}" in result.stderr
+    assert sha256s(dest) == set()  # nothing half-downloaded was put in place

@@ -11,9 +11,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import socket
 import stat
+import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,7 @@ from gphotos_collector.errors import (
 )
 from gphotos_collector.events import EventSink
 from gphotos_collector.healthchecks import PingEndpoint, endpoint_from_options
-from gphotos_collector.job import JobOptions, JobResult, run_job
+from gphotos_collector.job import JobOptions, JobResult, human_seconds, run_job
 from gphotos_collector.lock import JobSlots, RunLock
 from gphotos_collector.sync import SyncOptions, SyncSummary
 
@@ -150,7 +153,8 @@ def test_a_failed_run_sends_its_exit_code_and_a_tail_within_the_limit(
         lines = body.splitlines()
         assert lines[0] == (
             f"alice (alice@example.com) on {HOST}: 2 items still failed after 2 attempts "
-            f"(1 new items saved); they are tried again on the next run"
+            f"(1 new item saved); nothing to do: failed items are tried again on the next "
+            f"run (the log's item-failed lines name them)"
         )
         assert lines[1].startswith(f"[output cut to fit the server's {limit}-byte limit")
         assert json.loads(lines[-1])["event"] in ("attempt-failed", "summary")  # the very end
@@ -395,12 +399,66 @@ def test_busy_job_slots_end_the_run_as_temporary(hc: FakeHealthchecks, tmp_path:
         "slot-wait",
         "slot-busy",
     ]
+    # No start: the run never began its work, so Healthchecks gets the failure alone,
+    # on the run's id, with a first line saying what happened and what to do.
     pings = check_pings(hc, code)
-    assert [(p.kind, p.exit_status) for p in pings] == [("start", None), ("fail", 6)]
-    assert "job slots" in pings[1].body.splitlines()[0]
+    assert [(p.kind, p.exit_status, p.rid) for p in pings] == [("fail", 6, result.rid)]
+    assert result.pings == ["6"]
+    lines = pings[0].body.splitlines()
+    waited = re.fullmatch(
+        rf"all 1 job slots in {re.escape(str(slots_dir))} stayed busy for ([1-5]) s \(other "
+        r"backups are running on this host\): this run did nothing; the next one will try "
+        r"again, or raise --max-jobs",
+        lines[1],
+    )
+    assert waited, lines[1]
+    assert lines[0] == (
+        f"alice on {HOST}: nothing was backed up: no job slot came free in {waited[1]} s (other "
+        f"backups on this host held all 1); the next run tries again. If this happens often, "
+        f"raise max_jobs or slot_wait in the job's config, or spread the members' schedules"
+    )
+    assert result.message == lines[0]
     result, events = run(options, sync)  # the slot is free now
     assert (result.exit_code, sync.calls) == (0, 1)
     assert [e["slot"] for e in events if e["event"] == "slot"] == [0]
+    pings = check_pings(hc, code)[1:]
+    assert [(p.kind, p.rid) for p in pings] == [("start", result.rid), ("success", result.rid)]
+
+
+def test_start_is_pinged_only_once_a_job_slot_is_taken(
+    hc: FakeHealthchecks, tmp_path: Path
+) -> None:
+    """Waiting for a slot is not run time: `start` follows the slot, not the lock."""
+    check = hc.add_check("alice", slug="alice")
+    endpoint = endpoint_from_options(ping_url=hc.ping_url(check))
+    slots_dir = tmp_path / "slots"
+    slots_dir.mkdir()
+    other = JobSlots(slots_dir, 1, wait_seconds=0)
+    other.acquire()
+
+    def finish_the_other_job() -> None:
+        time.sleep(1.0)
+        # The other job's last word reaches the server before its slot is freed.
+        urllib.request.urlopen(hc.ping_url(check) + "/log", data=b"other job done").close()
+        other.release()
+
+    releaser = threading.Thread(target=finish_the_other_job)
+    releaser.start()
+    try:
+        options = options_for(tmp_path, endpoint, slots_dir=slots_dir, max_jobs=1, slot_wait=30)
+        result, events = run(options, ScriptedSync(ok()))
+    finally:
+        releaser.join(timeout=10)
+        other.release()
+    assert result.exit_code == 0
+    assert [(p.kind, p.rid) for p in check.pings] == [
+        ("log", None),
+        ("start", result.rid),
+        ("success", result.rid),
+    ]
+    order = [e["event"] if e["event"] != "ping" else f"ping {e['kind']}" for e in events]
+    assert order.index("lock") < order.index("slot-wait") < order.index("slot")
+    assert order.index("slot") < order.index("ping start") < order.index("attempt")
 
 
 def test_a_missing_profile_leaves_dest_uncreated(tmp_path: Path) -> None:
@@ -422,3 +480,18 @@ def test_an_interrupted_run_says_so_then_stops(hc: FakeHealthchecks, tmp_path: P
     last = check_pings(hc, code)[-1]
     assert last.exit_status == 130
     assert "interrupted before it finished" in last.body.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.4, "0 s"),
+        (59.4, "59 s"),
+        (61, "1 min"),
+        (3599, "59 min"),
+        (14400, "4 h"),
+        (7500, "2 h 5 min"),
+    ],
+)
+def test_slot_waits_read_like_a_person_would_say_them(seconds: float, text: str) -> None:
+    assert human_seconds(seconds) == text

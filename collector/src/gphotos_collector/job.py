@@ -1,12 +1,15 @@
 """The nightly job (`run`): the whole night's work, and the truth about it to Healthchecks.
 
 One run: take the run lock (held by another run: a `/log` ping saying so,
-exit 5, nothing else touched); ping `start` with a fresh run id; wait for a
-host-wide job slot if asked to; run the sync, retrying only transient
-failures; then ping success with the summary, or `/<exit code>` with a first
-line a person can act on and the tail of the output cut to the server's
-Ping-Body-Limit. The job's exit code is the sync's, whatever the pings did;
-pings cost at most their bounded retries.
+exit 5, nothing else touched); wait for a host-wide job slot if asked to (none
+free in time: a `/6` ping saying so, exit 6, nothing else touched); only then
+ping `start` with the run's id, so Healthchecks measures the work and not the
+wait; run the sync, retrying only transient failures; then ping success with
+the summary, or `/<exit code>` with a first line a person can act on and the
+tail of the output cut to the server's Ping-Body-Limit. The lock and the slot
+are held until that last ping is sent, so the next job's `start` comes after
+it. The job's exit code is the sync's, whatever the pings did; pings cost at
+most their bounded retries.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from gphotos_collector.healthchecks import (
     PingEndpoint,
     fit_body,
 )
-from gphotos_collector.lock import JobSlots, RunLock
+from gphotos_collector.lock import JobSlots, RunLock, SlotsBusyError
 from gphotos_collector.state import state_dir
 from gphotos_collector.sync import SyncOptions, SyncSummary
 
@@ -149,6 +152,23 @@ def open_log_file(path: Path) -> IO[str]:
     return os.fdopen(fd, "a", encoding="utf-8")
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 item`, `2 items`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def human_seconds(seconds: float) -> str:
+    """A duration for a person: 45 s, 12 min, 4 h 5 min."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    minutes = whole // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
 def human_bytes(count: int) -> str:
     size = float(count)
     for unit in ("B", "kB", "MB", "GB"):
@@ -209,7 +229,7 @@ class NightlyJob:
         """The first line of a failure ping: what happened and what to do about it."""
         code, error, who = outcome.exit_code, outcome.error, self.who(outcome)
         message = error.message if isinstance(error, CollectorError) else ""
-        tries = f"{outcome.attempts} attempt{'s' if outcome.attempts != 1 else ''}"
+        tries = plural(outcome.attempts, "attempt")
         if code == ExitCode.SIGNED_OUT:
             hint = self.refresh_hint()
             return f"{who} is signed out of Google Photos, nothing was backed up: {hint}"
@@ -217,12 +237,20 @@ class NightlyJob:
             return f"{who}: nothing was backed up, fix the configuration: {message}"
         if code == ExitCode.LOCKED:
             return f"{who}: {message}"
+        if isinstance(error, SlotsBusyError):
+            return (
+                f"{who}: nothing was backed up: no job slot came free in "
+                f"{human_seconds(error.waited)} (other backups on this host held all "
+                f"{error.max_jobs}); the next run tries again. If this happens often, raise "
+                f"max_jobs or slot_wait in the job's config, or spread the members' schedules"
+            )
         if code == ExitCode.ITEMS_FAILED:
             summary = outcome.summary
             if summary is not None:
                 return (
-                    f"{who}: {summary.failed} items still failed after {tries} "
-                    f"({summary.new} new items saved); they are tried again on the next run"
+                    f"{who}: {plural(summary.failed, 'item')} still failed after {tries} "
+                    f"({plural(summary.new, 'new item')} saved); nothing to do: failed items "
+                    f"are tried again on the next run (the log's item-failed lines name them)"
                 )
             return f"{who}: some items still failed after {tries}: {message}"
         if code == ExitCode.TEMPORARY:
@@ -302,8 +330,7 @@ class NightlyJob:
                 return self._end(self._refuse(error), started)
             if lock is not None:
                 stack.callback(lock.release)  # held until the final ping is sent
-            self._ping("start")
-            outcome = self._guarded(self._with_slot)
+            outcome = self._guarded(lambda: self._slot_then_sync(stack))
             self._report(outcome)
             result = self._end(outcome, started)
             if outcome.exit_code in (ExitCode.UNEXPECTED, INTERRUPTED) and outcome.error:
@@ -348,9 +375,22 @@ class NightlyJob:
             self.events.emit("crash", error=f"{type(error).__name__}: {error}", traceback=detail)
             return Outcome(ExitCode.UNEXPECTED, error=error, detail=detail)
 
-    def _with_slot(self) -> Outcome:
+    def _slot_then_sync(self, stack: contextlib.ExitStack) -> Outcome:
+        """Slot first, then `start`: time spent waiting for a slot is not run time."""
+        refused = self._take_slot(stack)
+        if refused is not None:
+            return refused
+        self._ping("start")
+        return self._attempts()
+
+    def _take_slot(self, stack: contextlib.ExitStack) -> Outcome | None:
+        """Take a host-wide job slot if asked to, held (on `stack`) until the final ping.
+
+        None when the run may go on; otherwise the outcome that ends it (no slot
+        free in time: exit 6; a slots folder that cannot be used: exit 2).
+        """
         if self.options.slots_dir is None:
-            return self._attempts()
+            return None
         slots = JobSlots(
             self.options.slots_dir, self.options.max_jobs, wait_seconds=self.options.slot_wait
         )
@@ -361,16 +401,17 @@ class NightlyJob:
                     folder=str(self.options.slots_dir),
                     max_jobs=self.options.max_jobs,
                     wait_seconds=self.options.slot_wait,
-                )
+                ),
+                on_unsafe=lambda path, reason: self.events.emit(
+                    "slot-unsafe", path=str(path), reason=reason
+                ),
             )
         except CollectorError as error:
             self.events.emit("slot-busy", exit_code=int(error.exit_code), message=error.message)
             return Outcome(error.exit_code, error=error)
+        stack.callback(slots.release)  # released after the final ping, before the lock
         self.events.emit("slot", slot=slot, waited=round(slots.waited, 1))
-        try:
-            return self._attempts()
-        finally:
-            slots.release()
+        return None
 
     def _attempts(self) -> Outcome:
         total = max(1, self.options.attempts)
