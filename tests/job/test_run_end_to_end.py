@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -199,3 +200,39 @@ def test_downloads_that_keep_failing_end_in_4_with_a_sentence_within_the_body_li
     assert json.loads(lines[2]) and json.loads(lines[-1])["event"] == "attempt-failed"
     assert f"gphotos-collector: {lines[0]}" in result.stderr
     assert sha256s(dest) == set()  # nothing half-downloaded was put in place
+
+
+def test_a_run_stopped_by_sigterm_says_so_to_healthchecks(
+    library: Library, tmp_path: Path, mode: str
+) -> None:
+    """A shutdown or `kill` mid-run: the failure is pinged at once, not after the grace."""
+    with FakeHealthchecks(mode=mode, record=tmp_path / "hc.jsonl") as hc:
+        check = hc.add_check("alice")
+        config, dest = job_config(tmp_path, library, ALICE, ping_url=hc.ping_url(check), workers=1)
+        job = subprocess.Popen(
+            [sys.executable, "-m", "gphotos_collector", "run", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert job.stdout is not None
+        for line in job.stdout:
+            if '"event": "item-done"' in line:
+                break
+        job.send_signal(signal.SIGTERM)
+        out, err = job.communicate(timeout=60)
+        assert job.returncode != 0
+        assert '"event": "interrupted"' in out, (job.returncode, out[-2000:], err[-2000:])
+        kinds = [p.kind for p in check.pings]
+        assert kinds[0] == "start" and kinds[-1] == "fail", kinds
+        assert check.pings[-1].rid == check.pings[0].rid
+        assert "interrupted before it finished" in check.pings[-1].body.splitlines()[0]
+        # What was placed is complete; the next run finishes the library.
+        again = collector("run", "--config", config)
+        assert again.returncode == 0, again.stderr
+        expected = {
+            f["sha256"]
+            for item in library.photos.manifest()["accounts"][ALICE]["items"]
+            for f in item["files"]
+        }
+        assert sha256s(dest) == expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,10 @@ def _warn_secrets_on_command_line(ctx: click.Context) -> None:
                 f"file (chmod 600) instead",
                 err=True,
             )
+
+
+def _stop_like_ctrl_c(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
 
 
 @click.command("run")
@@ -153,6 +158,9 @@ def run(ctx: click.Context, /, **params: Any) -> None:
         refresh_hint=params["refresh_hint"],
         ping_timeout=params["ping_timeout"],
     )
+    # A shutdown, `systemctl stop cron` or `kill` ends the run the way Ctrl-C does:
+    # the browser is closed and Healthchecks hears that the run was interrupted.
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     result = run_job(options)
     if result.exit_code != 0:
         click.echo(f"gphotos-collector: {result.message}", err=True)
