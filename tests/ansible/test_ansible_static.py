@@ -4,10 +4,15 @@ The rejection tests run the real site.yml against this machine (connection
 local) in check mode with only the `always` tags, so nothing but the
 read-only preconditions can run; they also check that the play that would
 change a host never starts and that the machine's paths are untouched.
+
+The last tests run single task files of the gphotos_accounts role (purging a
+member's photos, preparing a photo folder on a share, the config) for a
+made-up member whose files all live under the test's temporary folder.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +21,11 @@ from typing import Any
 
 import pytest
 import yaml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI (a dependency of the collector there)
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -165,7 +175,17 @@ def test_good_inventory_passes_the_checks(tmp_path: Path) -> None:
                 # A relative profile_src starts at the inventory's directory.
                 {"name": "bob", "profile_src": "profiles/rel", "dest": "/srv/photos/bob"},
                 {"name": "carol", "state": "absent"},
+                # dest on a share (or the share itself); full scans every 1.5 days, or never.
+                {
+                    **good_member(tmp_path, "dave"),
+                    "dest": "/mnt/nas/photos/dave/",
+                    "mount": "/mnt/nas/",
+                    "full_scan_every": 1.5,
+                },
+                {**good_member(tmp_path, "erin"), "dest": "/mnt/erin", "mount": "/mnt/erin"},
+                {**good_member(tmp_path, "frank"), "full_scan_every": 0},
             ],
+            "gphotos_accounts_full_scan_every": 14,
         },
     )
     output = run_checks_only(inventory)
@@ -203,6 +223,13 @@ def rejected_members(tmp_path_factory: pytest.TempPathFactory) -> str:
             "healthchecks": {"ping_url": SECRET_PING_URL.replace("https", "ftp")},
         },
         {**good_member(root, "hcnokey"), "healthchecks": {"api_url": "https://hc.invalid"}},
+        {**good_member(root, "relmount"), "mount": "nas"},
+        {**good_member(root, "rootmount"), "mount": "/"},
+        {**good_member(root, "outside"), "dest": "/srv/photos/outside", "mount": "/mnt/nas"},
+        {**good_member(root, "prefix"), "dest": "/mnt/nas2/prefix", "mount": "/mnt/nas"},
+        {**good_member(root, "dotdot"), "dest": "/mnt/nas/../etc", "mount": "/mnt/nas"},
+        {**good_member(root, "negscan"), "full_scan_every": -1},
+        {**good_member(root, "wordscan"), "full_scan_every": "weekly"},
         {
             **good_member(root, "hcslug"),
             "healthchecks": {
@@ -237,6 +264,16 @@ def rejected_members(tmp_path_factory: pytest.TempPathFactory) -> str:
         "gphotos_accounts[hcscheme].healthchecks.ping_url must start with https:// or http://",
         "gphotos_accounts[hcnokey].healthchecks.api_url needs api_key",
         'gphotos_accounts[hcslug].healthchecks.slug may hold only a-z, 0-9, "-" and "_"',
+        "gphotos_accounts[relmount].mount must be the absolute path of the mounted share that dest"
+        ' lives on (not "/", without . or .. parts), got "nas"',
+        "gphotos_accounts[rootmount].mount must be the absolute path",
+        'gphotos_accounts[outside].dest "/srv/photos/outside" must be inside mount "/mnt/nas"',
+        'gphotos_accounts[prefix].dest "/mnt/nas2/prefix" must be inside mount "/mnt/nas"',
+        'gphotos_accounts[dotdot].dest "/mnt/nas/../etc" must be inside mount "/mnt/nas"',
+        "gphotos_accounts[negscan].full_scan_every must be a number of days from 0 to 3650"
+        ' (0: never), got "-1"',
+        "gphotos_accounts[wordscan].full_scan_every must be a number of days from 0 to 3650"
+        ' (0: never), got "weekly"',
         'got "Bad Slug"',
     ],
 )
@@ -281,6 +318,24 @@ def test_wrong_type_is_rejected_by_the_argument_spec(tmp_path: Path) -> None:
     assert CHANGING_PLAY not in output
 
 
+def test_wrong_full_scan_days_are_rejected(tmp_path: Path) -> None:
+    inventory = write_inventory(
+        tmp_path,
+        {
+            "gphotos_browser": "chromium",
+            "gphotos_accounts_full_scan_every": -7,
+            "gphotos_accounts": [good_member(tmp_path, "alice")],
+        },
+    )
+    output = run_checks_only(inventory)
+    assert output.startswith("rc=2"), output
+    assert (
+        "gphotos_accounts_full_scan_every (host localhost) must be a number of days from 0 to 3650"
+        in output
+    )
+    assert CHANGING_PLAY not in output
+
+
 def test_refresh_of_an_unknown_member_is_rejected(tmp_path: Path) -> None:
     inventory = write_inventory(
         tmp_path,
@@ -289,3 +344,218 @@ def test_refresh_of_an_unknown_member_is_rejected(tmp_path: Path) -> None:
     output = run_checks_only(inventory, "playbooks/refresh-profile.yml", "-e", "account=zoe")
     assert output.startswith("rc=2"), output
     assert 'No host in this play lists a member named "zoe"' in output
+
+
+# --- role tasks run on this machine, on temporary folders only ------------------------
+#
+# A playbook that includes one task file of the role for a made-up member whose user,
+# cron file and log rotation do not exist here, and whose home, logs and photos are
+# under tmp_path: the role's own tasks, with nothing outside tmp_path to change.
+
+
+def run_role_tasks(
+    root: Path, tasks_from: str, variables: dict[str, Any], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    play = [
+        {
+            "name": f"Run the role's {tasks_from} tasks",
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {"ansible_python_interpreter": sys.executable, **variables},
+            "tasks": [
+                {
+                    "name": "Start with no member failures",
+                    "ansible.builtin.set_fact": {"__gphotos_accounts_failures": []},
+                },
+                {
+                    "name": "Run the tasks",
+                    "ansible.builtin.include_role": {
+                        "name": "gphotos_accounts",
+                        "tasks_from": tasks_from,
+                    },
+                },
+                {
+                    "name": "Report the member's failure as the role does",
+                    "ansible.builtin.fail": {
+                        "msg": "{{ __gphotos_accounts_failures | join(' -- ') }}"
+                    },
+                    "when": "__gphotos_accounts_failures | length > 0",
+                },
+            ],
+        }
+    ]
+    playbook = root / f"{tasks_from}-{len(list(root.glob('*.yml')))}.yml"
+    playbook.write_text(yaml.safe_dump(play), encoding="utf-8")
+    env = {**ansible_env(), "ANSIBLE_ROLES_PATH": str(REPO / "roles")}
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook), *extra],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def made_up_member(root: Path, **fields: Any) -> dict[str, Any]:
+    """Role settings for a member that does not exist on this machine."""
+    name = "pytest" + root.name.replace("_", "").replace("-", "")[-12:].lower()
+    return {
+        "gphotos_accounts_state_root": str(root / "state"),
+        "gphotos_accounts_log_root": str(root / "log"),
+        "gphotos_accounts_user_prefix": "gphotos-nosuchuser-",
+        "gphotos_accounts_member": {"name": name, **fields},
+    }
+
+
+def backup_folder(path: Path, *, with_state: bool) -> Path:
+    (path / "2024" / "05").mkdir(parents=True)
+    (path / "2024" / "05" / "IMG_0001.JPG").write_bytes(b"photo")
+    if with_state:
+        (path / ".gphotos-collector").mkdir()
+        (path / ".gphotos-collector" / "state.sqlite3").write_bytes(b"SQLite format 3\0")
+    return path
+
+
+def test_purge_photos_refuses_a_folder_without_the_collectors_state(tmp_path: Path) -> None:
+    dest = backup_folder(tmp_path / "home", with_state=False)
+    variables = made_up_member(tmp_path, state="absent", dest=str(dest), purge_photos=True)
+    name = variables["gphotos_accounts_member"]["name"]
+    (tmp_path / "state" / name).mkdir(parents=True)
+    result = run_role_tasks(tmp_path, "member", variables)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert f"gphotos_accounts[{name}] on localhost: purge_photos would delete dest {dest}" in output
+    assert "it is not a gphotos-collector backup folder. Nothing was deleted" in output
+    assert (dest / "2024" / "05" / "IMG_0001.JPG").read_bytes() == b"photo"
+    assert (tmp_path / "state" / name).is_dir(), "the member was removed anyway"
+
+
+def test_purge_photos_deletes_a_backup_folder_except_in_check_mode(tmp_path: Path) -> None:
+    dest = backup_folder(tmp_path / "photos" / "member", with_state=True)
+    variables = made_up_member(tmp_path, state="absent", dest=str(dest), purge_photos=True)
+
+    checked = run_role_tasks(tmp_path, "member", variables, "--check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "changed: [localhost]" in checked.stdout
+    assert (dest / "2024" / "05" / "IMG_0001.JPG").is_file(), "check mode deleted the photos"
+
+    purged = run_role_tasks(tmp_path, "member", variables)
+    assert purged.returncode == 0, purged.stdout + purged.stderr
+    assert not dest.exists()
+    assert (tmp_path / "photos").is_dir()
+
+    again = run_role_tasks(tmp_path, "member", variables)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "changed=0" in again.stdout
+
+
+def test_a_share_that_is_not_mounted_gets_nothing_created(tmp_path: Path) -> None:
+    share = tmp_path / "nas"
+    share.mkdir()
+    dest = share / "photos" / "member"
+    variables = {
+        **made_up_member(tmp_path, dest=str(dest), mount=str(share)),
+        "__gphotos_accounts_pretend_user": True,
+    }
+    name = variables["gphotos_accounts_member"]["name"]
+    for mode in ([], ["--check"]):
+        result = run_role_tasks(tmp_path, "destination", variables, *mode)
+        output = result.stdout + result.stderr
+        assert result.returncode == 2, output
+        assert (
+            f"gphotos_accounts[{name}].mount {share} is not mounted on localhost, and dest {dest}"
+            " lives on it: nothing was created" in output
+        )
+        assert list(share.iterdir()) == []
+
+
+def test_on_a_mounted_share_only_dest_itself_may_be_created(tmp_path: Path) -> None:
+    mount = Path("/dev/shm")
+    if not (os.path.ismount(mount) and os.access(mount, os.W_OK)):
+        pytest.skip("no writable mount point to try with")
+    share = mount / f"gphotos-pytest-{os.getpid()}-{tmp_path.name}"
+    share.mkdir()
+    try:
+        dest = share / "photos" / "member"
+        variables = {
+            **made_up_member(tmp_path, dest=str(dest), mount=str(mount)),
+            "__gphotos_accounts_pretend_user": True,
+        }
+        name = variables["gphotos_accounts_member"]["name"]
+        result = run_role_tasks(tmp_path, "destination", variables)
+        output = result.stdout + result.stderr
+        assert result.returncode == 2, output
+        assert (
+            f"gphotos_accounts[{name}].dest {dest}: its parent {dest.parent} does not exist on"
+            f" the share {mount}" in output
+        )
+        assert list(share.iterdir()) == []
+    finally:
+        share.rmdir()
+
+
+def test_the_config_holds_the_mount_and_full_scan_days_the_collector_knows(
+    tmp_path: Path,
+) -> None:
+    from gphotos_collector.cli import cli as collector_cli
+    from gphotos_collector.config import known_keys
+
+    profile = make_profile(tmp_path / "profile")
+    members = {
+        "nas": ({"dest": "/mnt/nas/photos/nas/", "mount": "/mnt/nas/", "full_scan_every": 1.5}, {}),
+        "default": ({"dest": "/srv/photos/default"}, {}),
+        "never": ({"dest": "/srv/photos/never"}, {"gphotos_accounts_full_scan_every": 0}),
+    }
+    configs = {}
+    for name, (fields, role_vars) in members.items():
+        config = tmp_path / f"{name}.toml"
+        play = [
+            {
+                "name": "Render a member's config",
+                "hosts": "localhost",
+                "connection": "local",
+                "gather_facts": False,
+                "vars_files": [
+                    str(REPO / "roles/gphotos_accounts/defaults/main.yml"),
+                    str(REPO / "roles/gphotos_accounts/vars/main.yml"),
+                ],
+                "vars": {
+                    "ansible_python_interpreter": sys.executable,
+                    "gphotos_accounts_member": {
+                        "name": name,
+                        "profile_src": str(profile),
+                        **fields,
+                    },
+                    "__gphotos_accounts_ping": {},
+                },
+                "tasks": [
+                    {
+                        "name": "Render it",
+                        "ansible.builtin.template": {
+                            "src": str(REPO / "roles/gphotos_accounts/templates/config.toml.j2"),
+                            "dest": str(config),
+                            "mode": "0600",
+                        },
+                    }
+                ],
+            }
+        ]
+        playbook = tmp_path / f"render-{name}.yml"
+        playbook.write_text(yaml.safe_dump(play), encoding="utf-8")
+        # As inventory or -e variables, which win over the role's defaults.
+        overrides = ["-e", json.dumps(role_vars)] if role_vars else []
+        result = run([str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook), *overrides])
+        assert result.returncode == 0, result.stdout + result.stderr
+        configs[name] = tomllib.loads(config.read_text(encoding="utf-8"))
+
+    assert configs["nas"]["require_mount"] == "/mnt/nas"
+    assert configs["nas"]["dest"] == "/mnt/nas/photos/nas"
+    assert configs["nas"]["full_scan_every"] == 1.5
+    assert configs["default"]["full_scan_every"] == 7
+    assert "require_mount" not in configs["default"]
+    assert configs["never"]["full_scan_every"] == 0
+    unknown = {key for config in configs.values() for key in config} - known_keys(collector_cli)
+    assert not unknown, f"keys no gphotos-collector command knows: {unknown}"

@@ -8,6 +8,7 @@ test_run_end_to_end.py.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -240,6 +241,33 @@ def test_temporary_failure_after_the_last_attempt(hc: FakeHealthchecks, tmp_path
         f"alice on {HOST}: temporary failure after 2 attempts, the next run tries again: "
         f"the browser went away: crashed"
     )
+
+
+def test_a_share_that_is_not_mounted_is_not_retried_within_the_run(
+    hc: FakeHealthchecks, tmp_path: Path
+) -> None:
+    """The real sync's mount check: minutes of retrying would not mount it."""
+    endpoint, code = monitored(hc)
+    share = tmp_path / "nas"
+    share.mkdir()
+    options = options_for(tmp_path, endpoint, attempts=3)
+    options = dataclasses.replace(
+        options,
+        sync=dataclasses.replace(
+            options.sync, dest=share / "alice", require_mount=share, browser="chromium"
+        ),
+    )
+    waits: list[float] = []
+    out = io.StringIO()
+    result = run_job(options, stdout=out, sleep=waits.append)
+    assert result.exit_code == ExitCode.TEMPORARY
+    assert (
+        waits == []
+        and sum('"event": "attempt"' in line for line in out.getvalue().splitlines()) == 1
+    )
+    assert not (share / "alice").exists()
+    first = check_pings(hc, code)[-1].body.splitlines()[0]
+    assert "not mounted" in first and "the next run tries again" in first
 
 
 def unreachable() -> PingEndpoint:

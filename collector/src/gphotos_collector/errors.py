@@ -27,6 +27,7 @@ class CollectorError(Exception):
 
     exit_code: ExitCode = ExitCode.UNEXPECTED
     transient: bool = False  # worth retrying the whole run
+    retry_now: bool = True  # transient may pass within minutes (else: wait for the next run)
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -70,3 +71,9 @@ class TemporaryError(CollectorError):
 
     exit_code = ExitCode.TEMPORARY
     transient = True
+
+
+class NotMountedError(TemporaryError):
+    """DEST's share is not mounted: the next run may find it, retrying now will not."""
+
+    retry_now = False

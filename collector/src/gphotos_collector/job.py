@@ -338,9 +338,12 @@ class NightlyJob:
             return result
 
     def _lock(self) -> RunLock | None:
-        # A missing profile is a usage error the sync reports: then DEST is not made either.
+        # A missing profile is a usage error the sync reports, and a share that is not
+        # mounted a temporary one: then DEST is not made either (not on the local disk).
+        sync = self.options.sync
+        mounted = sync.require_mount is None or os.path.ismount(sync.require_mount)
         path = self.options.lock or default_lock_path(
-            self.options.sync.dest, create=self.options.sync.profile.is_dir()
+            sync.dest, create=sync.profile.is_dir() and mounted
         )
         if path is None:
             self.events.emit("lock", path=None, note="DEST cannot be made: no lock taken")
@@ -422,7 +425,7 @@ class NightlyJob:
                 summary = self._sync(self.options.sync, self.events)
             except CollectorError as error:
                 outcome = Outcome(error.exit_code, attempts=attempt, error=error)
-                retryable = error.transient or error.exit_code in RETRYABLE
+                retryable = (error.transient or error.exit_code in RETRYABLE) and error.retry_now
                 message = error.message
             else:
                 outcome = Outcome(summary.exit_code, attempts=attempt, summary=summary)

@@ -39,6 +39,7 @@ from gphotos_collector.errors import (
     CollectorError,
     ExitCode,
     LockedError,
+    NotMountedError,
     SignedOutError,
     TemporaryError,
     UsageError,
@@ -157,7 +158,7 @@ def check_mount(dest: Path, mount: Path) -> None:
     if not dest.resolve().is_relative_to(mount.resolve()):
         raise UsageError(f"--dest {dest} is not inside --require-mount {mount}.")
     if not os.path.ismount(mount):
-        raise TemporaryError(
+        raise NotMountedError(
             f"the share {mount} is not mounted, and {dest} is on it: nothing was touched; "
             "mount it (or fix /etc/fstab) and the next run carries on."
         )

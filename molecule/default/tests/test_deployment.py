@@ -6,6 +6,7 @@ import shlex
 
 from scenario_checks import (
     COLLECTOR_COMMAND,
+    STATE_ROOT,
     USER_PREFIX,
     members_of,
     parse_cron_file,
@@ -13,6 +14,8 @@ from scenario_checks import (
 )
 
 testinfra_hosts = scenario_hosts()
+
+GROUP = "gphotos-collector"  # the role's gphotos_accounts_group
 
 
 def test_the_browser_is_installed_and_starts(host):
@@ -84,6 +87,22 @@ def test_config_files_are_readable_by_their_member_only(host):
         assert config.is_file
         assert config.mode == 0o600
         assert (config.user, config.group) == (member.user, member.user)
+
+
+def test_configs_ask_for_a_weekly_full_scan_and_no_mount(host):
+    # The inventory sets neither full_scan_every nor mount: the role's defaults.
+    for member in members_of(host):
+        lines = host.file(member.config).content_string.splitlines()
+        assert "full_scan_every = 7" in lines
+        assert not [line for line in lines if line.startswith("require_mount")]
+
+
+def test_job_slots_are_shared_by_the_group_but_not_deletable_by_other_members(host):
+    slots = host.file(f"{STATE_ROOT}/.job-slots")
+    assert slots.is_directory
+    assert (slots.user, slots.group) == ("root", GROUP)
+    # setgid (slot files stay in the group) + sticky (only a file's owner removes it)
+    assert slots.mode == 0o3770
 
 
 def test_logrotate_rotates_every_members_log(host):
