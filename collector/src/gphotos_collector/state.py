@@ -149,9 +149,7 @@ class State:
         return {row[0] for row in self._db.execute("SELECT id FROM items")}
 
     def done_ids(self) -> set[str]:
-        return {
-            row[0] for row in self._db.execute("SELECT id FROM items WHERE status = ?", (DONE,))
-        }
+        return self.ids_with_status(DONE)
 
     def pending(self) -> list[PendingItem]:
         """Items to fetch: listed but not downloaded, failed, or still processing."""

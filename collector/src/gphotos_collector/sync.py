@@ -88,6 +88,11 @@ class SyncOptions:
     full_scan_every: float = 0.0  # days between automatic full scans; 0: never
     require_mount: Path | None = None  # DEST lives on this mount: refuse if it is not mounted
 
+    @property
+    def windowed(self) -> bool:
+        """Limited to capture dates (--since/--until): such a run never sees the whole grid."""
+        return self.since is not None or self.until is not None
+
 
 @dataclass
 class SyncSummary:
@@ -182,7 +187,7 @@ def run_sync(options: SyncOptions, events: EventSink) -> SyncSummary:
 
 def _with_due_full_scan(options: SyncOptions, state: State, events: EventSink) -> SyncOptions:
     """Turn a run into a full scan when the last one is older than full_scan_every days."""
-    if options.full_scan or options.full_scan_every <= 0 or options.since or options.until:
+    if options.full_scan or options.full_scan_every <= 0 or options.windowed:
         return options
     last = state.last_full_scan()
     if last is not None and datetime.now(timezone.utc) - last < timedelta(
@@ -321,7 +326,6 @@ class _Sync:
         # Stopping at known ids is only safe when an earlier listing saw everything
         # down to them: not after a run killed while listing, nor a date-window run.
         walk_all = options.full_scan or self.state.get_meta(LISTING_COMPLETE) != "1"
-        windowed = options.since is not None or options.until is not None
         self.state.set_meta(LISTING_COMPLETE, "0")
         try:
             try:
@@ -348,7 +352,7 @@ class _Sync:
                 return
             self.summary.known = result.known
             await self._flush()
-            if not windowed:
+            if not options.windowed:
                 self.state.set_meta(LISTING_COMPLETE, "1")
             if options.full_scan and result.reached_end:
                 for job in self._after_full_scan(result.seen):
