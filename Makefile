@@ -65,8 +65,13 @@ demo: venv
 demo-stop: venv
 	$(BIN)/python -m demo stop
 
+# What bounds a backup, measured in one run (bench/results.json); bench needs root for --deploy.
 bench: venv
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks --deploy
+
+.PHONY: bench-quick
+bench-quick: venv
+	$(BIN)/python -m benchmarks --quick
 
 # The servers' lock carries hashes: the role installs it with pip --require-hashes.
 UV_VERSION := 0.13.9

@@ -1,21 +1,22 @@
-"""Speed and memory of `gphotos-collector sync`, as ratios against limits.
+"""What bounds a backup, each figure measured in one run next to its reference.
 
-    python -m benchmarks [--items 500] [--big-items 5000] [--media-scale 0.2] [--quick]
+    python -m benchmarks [--quick] [--deploy] [--out bench/results.json]
 
-Every figure is measured in this run, against the fake Google Photos on
-loopback, driving the real CLI in a real headless Chromium:
+Against the fake Google Photos (its own process, on loopback), driving the real
+`gphotos-collector sync` in a real headless Chromium:
 
-- throughput: items/s with 1 and with 4 workers on the same library;
-- scaling: 4-worker items/s over 1-worker items/s (limit: at least 1.3 on 2 cores);
-- nothing new: seconds of a run with nothing to do on a library of 5,000 items,
-  over the same on 500 items (limit: at most 1.5, i.e. the cost does not grow
-  with the library);
-- drift: items/s over the last 100 items of the 4-worker run over the first 100
-  (limit: at least 0.7: per-item time does not grow as the run goes on);
-- memory: the browser's peak PSS in the last quarter of the 4-worker run over
-  the first quarter (limit: at most 1.5: pages are recycled, memory stays flat).
+1. download: a fresh backup with 1, 2 and 4 workers against the limit, the same
+   files fetched straight over HTTP with 4 connections (download.py, limit.py);
+   then large videos alone;
+2. listing: items/s of the date grid, Recently added and the Archive, and a full
+   scan's seconds, projected to 50,000 items (listing.py);
+3. nothing new: a run with nothing to fetch on three library sizes (nothing_new.py);
+4. memory: peak PSS per worker count, and its growth over a long run (memory.py);
+5. deploy (--deploy): site.yml on one test host, first and second run (deploy.py).
 
-A ratio past its limit prints FAIL and the command exits 1.
+Prints a table with each target next to its figure (met or missed: reported,
+not enforced) and writes every figure to --out as JSON. `--quick` measures the
+same figures on smaller libraries. Exits 1 only if a benchmark could not run.
 """
 
 from __future__ import annotations
@@ -23,209 +24,147 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import shutil
-import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fakes.photos import FakePhotos
+from benchmarks import deploy, download, listing, memory, nothing_new, report
 
-CHROMIUM = os.environ.get("GPHOTOS_TEST_BROWSER", "/usr/bin/chromium")
-ACCOUNT = "alice@example.com"
-NOTHING_NEW_RUNS = 3
+REPO = Path(__file__).resolve().parent.parent
 
 
-@dataclass
-class RunFigures:
-    seconds: float
-    summary: dict[str, Any]
-    done_times: list[float] = field(default_factory=list)  # monotonic, per item
-    rss_samples: list[tuple[float, int]] = field(default_factory=list)  # (time, bytes)
-
-    @property
-    def items_per_second(self) -> float:
-        return float(self.summary["new"]) / self.seconds if self.seconds else 0.0
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
+@dataclass(frozen=True)
+class Sizes:
+    download_items: int
+    worker_counts: tuple[int, ...]
+    video_library_items: int
+    listing_items: int
+    nothing_new_sizes: tuple[int, int, int]
+    nothing_new_runs: int
+    memory_items: int
 
 
-def _rss(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return total
+FULL = Sizes(
+    download_items=60,
+    worker_counts=(1, 2, 4),
+    video_library_items=170,
+    listing_items=5_000,
+    nothing_new_sizes=(1_000, 10_000, 50_000),
+    nothing_new_runs=3,
+    memory_items=2_000,
+)
+QUICK = Sizes(
+    download_items=20,
+    worker_counts=(1, 2, 4),
+    video_library_items=60,
+    listing_items=500,
+    nothing_new_sizes=(100, 1_000, 5_000),
+    nothing_new_runs=3,
+    memory_items=160,
+)
 
 
-def run_sync(fake: FakePhotos, profile: Path, dest: Path, workers: int) -> RunFigures:
-    """One real `sync` process; its events timed, its browser's memory sampled."""
-    command = [
-        sys.executable,
-        "-m",
-        "gphotos_collector",
-        "sync",
-        "--profile",
-        str(profile),
-        "--dest",
-        str(dest),
-        "--base-url",
-        fake.base_url,
-        "--browser",
-        CHROMIUM,
-        "--workers",
-        str(workers),
-    ]
+def machine() -> dict[str, Any]:
+    cpu_model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu_model = line.split(":", 1)[1].strip()
+            break
+    memory_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            memory_kb = int(line.split()[1])
+    cores = os.cpu_count() or 0
+    load = os.getloadavg()[0]
+    return {
+        "cores": cores,
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "cpu_model": cpu_model,
+        "kernel": platform.release(),
+        "load_at_start": round(load, 1),
+        "summary": f"{cores} cores, {memory_kb / 1024 / 1024:.0f} GB, {cpu_model}, "
+        f"load {load:.1f} at start",
+    }
+
+
+def _run(
+    results: dict[str, Any], key: str, step: Callable[[], dict[str, Any]], failures: list[str]
+) -> None:
+    print(f"[bench] {key}...", flush=True)
     started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    figures = RunFigures(seconds=0.0, summary={})
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(0.5):
-            figures.rss_samples.append((time.monotonic(), _rss(_descendants(process.pid))))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    assert process.stdout is not None
-    for line in process.stdout:
-        event = json.loads(line)
-        if event["event"] == "item-done":
-            figures.done_times.append(time.monotonic())
-        elif event["event"] == "summary":
-            figures.summary = event
-    code = process.wait()
-    stop.set()
-    sampler.join()
-    figures.seconds = time.monotonic() - started
-    if code != 0:
-        raise SystemExit(f"sync exited {code}: {process.stderr.read() if process.stderr else ''}")
-    return figures
-
-
-def nothing_new_seconds(fake: FakePhotos, profile: Path, dest: Path) -> float:
-    """Median seconds of runs that find nothing new (one run alone is too noisy)."""
-    runs = [run_sync(fake, profile, dest, workers=4) for _ in range(NOTHING_NEW_RUNS)]
-    assert all(run.summary["new"] == 0 for run in runs), "the library changed between runs"
-    return statistics.median(run.seconds for run in runs)
-
-
-def _rate(times: list[float]) -> float:
-    return (
-        (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0
-    )
-
-
-def _peak(samples: list[tuple[float, int]], start: float, end: float) -> int:
-    return max((rss for moment, rss in samples if start <= moment <= end), default=0)
-
-
-def _line(name: str, value: float, limit: float, at_least: bool, unit: str = "") -> bool:
-    ok = value >= limit if at_least else value <= limit
-    sign = ">=" if at_least else "<="
-    print(f"  {name:<44} {value:8.2f}{unit:<3} limit {sign} {limit:<5} {'ok' if ok else 'FAIL'}")
-    return ok
+    try:
+        results[key] = step()
+    except Exception as error:  # one broken benchmark must not hide the others' figures
+        traceback.print_exc()
+        failures.append(f"{key}: {error}")
+        results.setdefault("errors", {})[key] = str(error)
+    seconds = time.monotonic() - started
+    results.setdefault("section_seconds", {})[key] = round(seconds, 1)
+    results.setdefault("load_after_section", {})[key] = round(os.getloadavg()[0], 1)
+    print(f"[bench] {key} took {seconds:.0f} s", flush=True)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--items", type=int, default=500)
-    parser.add_argument("--big-items", type=int, default=5000)
-    parser.add_argument("--media-scale", type=float, default=0.2)
-    parser.add_argument("--quick", action="store_true", help="small libraries, for a try-out")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller libraries (minutes)")
+    parser.add_argument("--deploy", action="store_true", help="also time site.yml (root)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["download", "large_videos", "listing", "nothing_new", "memory", "deploy"],
+        help="run only these benchmarks (repeatable)",
+    )
     args = parser.parse_args()
-    if args.quick:
-        args.items, args.big_items = 120, 600
+    sizes = QUICK if args.quick else FULL
+    wanted = set(args.only or ["download", "large_videos", "listing", "nothing_new", "memory"])
+    if args.deploy:
+        wanted.add("deploy")
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "mode": "quick" if args.quick else "full",
+        "machine": machine(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    failures: list[str] = []
     work = Path(tempfile.mkdtemp(prefix="gphotos-bench-"))
-    results: list[bool] = []
+    steps: dict[str, Callable[[], dict[str, Any]]] = {
+        "download": lambda: download.photos(work, sizes.download_items, sizes.worker_counts),
+        "large_videos": lambda: download.large_videos(work, sizes.video_library_items, 4),
+        "listing": lambda: listing.listing(work, sizes.listing_items),
+        "nothing_new": lambda: nothing_new.nothing_new(
+            work, sizes.nothing_new_sizes, sizes.nothing_new_runs
+        ),
+        "memory": lambda: memory.growth(work, sizes.memory_items),
+        "deploy": lambda: deploy.deploy(work),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with FakePhotos(
-            items=args.items, seed=42, accounts=[ACCOUNT], media_scale=args.media_scale
-        ) as fake:
-            profile = work / "profile"
-            fake.make_profile(profile)
-            one = run_sync(fake, profile, work / "one", workers=1)
-            four = run_sync(fake, profile, work / "four", workers=4)
-            small_nothing = nothing_new_seconds(fake, profile, work / "four")
-            megabytes = float(four.summary["bytes"]) / 1e6
-            print(
-                f"\nThroughput on {args.items} items "
-                f"({megabytes:.0f} MB, media scale {args.media_scale}):"
-            )
-            print(f"  1 worker:  {one.items_per_second:6.2f} items/s  ({one.seconds:.0f} s)")
-            print(f"  4 workers: {four.items_per_second:6.2f} items/s  ({four.seconds:.0f} s)")
-            results.append(
-                _line(
-                    "4 workers / 1 worker", four.items_per_second / one.items_per_second, 1.3, True
-                )
-            )
-            times = four.done_times
-            results.append(
-                _line(
-                    "drift: last 100 / first 100 items/s",
-                    _rate(times[-100:]) / _rate(times[:100]),
-                    0.7,
-                    True,
-                )
-            )
-            quarter = (times[-1] - times[0]) / 4
-            first_peak = _peak(four.rss_samples, times[0], times[0] + quarter)
-            last_peak = _peak(four.rss_samples, times[-1] - quarter, times[-1])
-            print(
-                f"  browser memory (PSS) peak: first quarter {first_peak / 1e6:.0f} MB, "
-                f"last quarter {last_peak / 1e6:.0f} MB"
-            )
-            results.append(
-                _line("memory: last / first quarter peak PSS", last_peak / first_peak, 1.5, False)
-            )
-        with FakePhotos(items=args.big_items, seed=43, accounts=[ACCOUNT], media_scale=0.01) as big:
-            profile = work / "big-profile"
-            big.make_profile(profile)
-            full = run_sync(big, profile, work / "big", workers=4)
-            nothing = nothing_new_seconds(big, profile, work / "big")
-            print(
-                f"\nNothing new on {args.big_items} items (first full sync: {full.seconds:.0f} s):"
-            )
-            print(
-                f"  nothing-new run (median of {NOTHING_NEW_RUNS}): {nothing:.1f} s on "
-                f"{args.big_items} items, {small_nothing:.1f} s on {args.items}"
-            )
-            results.append(
-                _line(
-                    f"{args.big_items} / {args.items} items nothing-new seconds",
-                    nothing / small_nothing,
-                    1.5,
-                    False,
-                )
-            )
+        for key, step in steps.items():
+            if key in wanted:
+                _run(results, key, step, failures)
+                # Written after each part: an interrupted run keeps what it measured.
+                args.out.write_text(json.dumps(results, indent=2) + "\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return 0 if all(results) else 1
+    if "deploy" not in wanted:
+        results["deploy_skipped"] = "run with --deploy (make bench does)"
+    found = report.targets(results)
+    results["targets"] = {t.name: t.as_json() for t in found}
+    results["seconds"] = round(time.monotonic() - started, 1)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print(report.table(results, found))
+    print(f"\nAll figures: {args.out} ({results['seconds']:.0f} s in all)")
+    for failure in failures:
+        print(f"FAILED to measure {failure}")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

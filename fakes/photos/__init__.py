@@ -15,12 +15,22 @@ In pytest::
         fake.revoke("alice@example.com")            # the profile is signed out
         fake.grow(250)                              # 50 newer items on top
         fake.downloads                              # completed downloads per item id
+        fake.original_downloads                     # of them, "Download original"
+        fake.upload_old("alice@example.com", taken)  # uploaded now, taken long ago
+        fake.set_archived("alice@example.com", item_id, True)  # out of the grid
+        fake.interstitial("alice@example.com", "confirmidentifier")
+        fake.dialog("alice@example.com", "storage-full")
+
+Views: the grid `/` (date taken), Recently added `/search/_tra_` (upload
+time, archived items too), the archive `/archive`; the page keeps hidden
+stale copies of grid and info panel unless `stale_copies=False`.
 
 From a shell: ``python -m fakes.photos --help`` (serve, make-profile, revoke,
-grow, delete, ready). Fault SPEC syntax: see `fakes.photos.faults`. Library
-rules (special items, processing and deleted items): see
-`fakes.photos.library`. Manifest format: see `fakes.photos.manifest`. URL
-paths: see `fakes.photos.server`.
+grow, delete, ready, upload-old, archive, interstitial, dialog). Fault SPEC
+syntax: see `fakes.photos.faults`. Library rules (special, processing,
+deleted, archived and backdated items): see `fakes.photos.library`. Manifest
+format: see `fakes.photos.manifest`. URL paths, interstitials and dialogs:
+see `fakes.photos.server`.
 """
 
 from fakes.photos.fake import FakePhotos

@@ -1,8 +1,10 @@
-"""Command line of the fake Google Photos: serve, make-profile, revoke, grow, delete, ready."""
+"""Command line of the fake Google Photos: serve, make-profile, revoke, grow, delete, ready,
+upload-old, archive, interstitial, dialog."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import signal
@@ -63,6 +65,16 @@ def _accounts(text: str) -> list[str]:
     return accounts
 
 
+def _aware(text: str) -> str:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO 8601 date and time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a UTC offset, e.g. {text}+02:00")
+    return moment.isoformat()
+
+
 def _spec(text: str) -> str:
     try:
         parse_fault_spec(text)
@@ -120,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON manifest of the library, rewritten whenever it changes",
     )
     serve.add_argument(
+        "--no-stale-copies",
+        dest="stale_copies",
+        action="store_false",
+        help="do not keep hidden stale copies of grid and info panel in the page",
+    )
+    serve.add_argument(
         "--url-file",
         type=Path,
         default=None,
@@ -163,6 +181,45 @@ def build_parser() -> argparse.ArgumentParser:
     ready.add_argument("--account", required=True, metavar="EMAIL")
     ready.add_argument("--id", required=True, metavar="ITEM_ID")
     ready.set_defaults(func=_admin, action="ready")
+
+    upload = commands.add_parser(
+        "upload-old", help="add photos uploaded now but taken at --taken (deep in the grid)"
+    )
+    upload.add_argument("--base-url", required=True)
+    upload.add_argument("--account", required=True, metavar="EMAIL")
+    upload.add_argument(
+        "--taken", type=_aware, required=True, metavar="ISO", help="e.g. 2009-07-15T14:10:48+02:00"
+    )
+    upload.add_argument("--count", type=_count, default=1, metavar="N")
+    upload.set_defaults(func=_admin, action="upload")
+
+    archive = commands.add_parser("archive", help="move an item into the archive (or out)")
+    archive.add_argument("--base-url", required=True)
+    archive.add_argument("--account", required=True, metavar="EMAIL")
+    archive.add_argument("--id", required=True, metavar="ITEM_ID")
+    archive.add_argument("--unarchive", action="store_true", help="move it back to the grid")
+    archive.set_defaults(func=_admin, action="archive")
+
+    interstitial = commands.add_parser(
+        "interstitial", help="redirect the account's page loads to a sign-in interstitial"
+    )
+    interstitial.add_argument("--base-url", required=True)
+    interstitial.add_argument("--account", required=True, metavar="EMAIL")
+    interstitial.add_argument(
+        "--kind",
+        default="",
+        help="confirmidentifier, signinchooser, challenge/dp, shadowdisambiguate, "
+        "passkeyenrollment, rejected; empty clears",
+    )
+    interstitial.set_defaults(func=_admin, action="interstitial")
+
+    dialog = commands.add_parser(
+        "dialog", help="show a modal dialog on the account's page loads until cancelled"
+    )
+    dialog.add_argument("--base-url", required=True)
+    dialog.add_argument("--account", required=True, metavar="EMAIL")
+    dialog.add_argument("--kind", default="storage-full", help="storage-full; empty clears")
+    dialog.set_defaults(func=_admin, action="dialog")
     return parser
 
 
@@ -184,6 +241,7 @@ def _serve(args: argparse.Namespace) -> int:
             faults=args.faults,
             media_scale=args.media_scale,
             manifest_path=args.manifest,
+            stale_copies=args.stale_copies,
         )
     except (ValueError, FaultSpecError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -233,12 +291,19 @@ def _make_profile(args: argparse.Namespace) -> int:
 
 def _admin(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {}
-    if args.action in ("revoke", "delete", "ready"):
+    if args.action != "grow":
         body["account"] = args.account
-    if args.action in ("delete", "ready"):
+    if args.action in ("delete", "ready", "archive"):
         body["id"] = args.id
     if args.action == "grow":
         body["items"] = args.items
+    if args.action == "upload":
+        body["taken"] = args.taken
+        body["count"] = args.count
+    if args.action == "archive":
+        body["archived"] = not args.unarchive
+    if args.action in ("interstitial", "dialog"):
+        body["kind"] = args.kind
     url = f"{args.base_url.rstrip('/')}/_fake/{args.action}"
     request = urllib.request.Request(  # noqa: S310 - the fake's own http URL
         url,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -34,6 +35,7 @@ class FakePhotos:
         manifest_path: Path | str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        stale_copies: bool = True,
     ) -> None:
         self.app = PhotosApp(
             items=items,
@@ -43,6 +45,7 @@ class FakePhotos:
             faults=faults,
             media_scale=media_scale,
             manifest_path=Path(manifest_path) if manifest_path is not None else None,
+            stale_copies=stale_copies,
         )
         self._host = host
         self._port = port
@@ -112,12 +115,33 @@ class FakePhotos:
         self.app.grow(items)
 
     def delete(self, email: str, item_id: str) -> None:
-        """Delete one item on "Google": it leaves the grid, its URL shows not-found."""
+        """Delete one item on "Google": it leaves every view; a page load of its URL is a
+        404, an in-app step onto it shows the app's not-found page."""
         self.app.delete(email, item_id)
 
     def make_ready(self, email: str, item_id: str) -> None:
         """Finish processing a video: it becomes downloadable."""
         self.app.make_ready(email, item_id)
+
+    def upload_old(self, email: str, taken: dt.datetime, count: int = 1) -> list[str]:
+        """Add `count` photos uploaded now but taken at `taken` (aware; 1 s apart): they
+        land at their capture date deep in the grid and on top of Recently added."""
+        return self.app.upload_old(email, taken, count)
+
+    def set_archived(self, email: str, item_id: str, archived: bool) -> None:
+        """Move an item into the archive (out of the grid) or back; the id stays."""
+        self.app.set_archived(email, item_id, archived)
+
+    def interstitial(self, email: str, kind: str | None) -> None:
+        """Every app page load of `email` redirects to a sign-in interstitial until
+        cleared (`""`/None). Kinds: confirmidentifier, signinchooser, challenge/dp
+        (or dp), shadowdisambiguate, passkeyenrollment, rejected; any tail of the
+        interstitial's path is accepted too."""
+        self.app.set_interstitial(email, kind)
+
+    def dialog(self, email: str, kind: str | None = "storage-full") -> None:
+        """App page loads of `email` show a modal dialog until it is cancelled once."""
+        self.app.set_dialog(email, kind)
 
     # --- what the server saw -----------------------------------------------------------
 
@@ -125,6 +149,21 @@ class FakePhotos:
     def downloads(self) -> dict[str, int]:
         """Completed downloads per item id (every byte sent)."""
         return dict(self.app.stats.snapshot()["downloads_completed"])
+
+    @property
+    def original_downloads(self) -> dict[str, int]:
+        """Completed "Download original" downloads per item id (also in `downloads`)."""
+        return dict(self.app.stats.snapshot()["original_downloads"])
+
+    @property
+    def dialog_confirms(self) -> int:
+        """Dialogs confirmed (a client failure: it should cancel)."""
+        return int(self.app.stats.snapshot()["dialog_confirms"])
+
+    @property
+    def dialog_cancels(self) -> int:
+        """Dialogs cancelled (the cancel button or Escape)."""
+        return int(self.app.stats.snapshot()["dialog_cancels"])
 
     @property
     def download_attempts(self) -> dict[str, int]:

@@ -1,9 +1,9 @@
 """What is in each account's library: items as pure functions of (seed, account, k).
 
 Item k of an account never changes with the library's size: a library of N
-items holds k = 0..N-1, and k = N-1 is the newest (latest date taken, top of
-the grid). Growing the library only adds items on top. What can change with
-the size is an item's *state*:
+items holds k = 0..N-1, and k = N-1 is the newest upload (and, unless it is
+backdated, the latest date taken: the top of the grid). Growing the library
+only adds newer uploads. What can change with the size is an item's *state*:
 
 - a video among the `PROCESSING_WINDOW` newest items is still processing
   (Google processes fresh uploads), and item k=5 is a video that stays
@@ -13,14 +13,32 @@ the size is an item's *state*:
   report); item k=9 is deleted from the start (reachable only by id); and
   `/_fake/delete` deletes any item on demand.
 
-Deleted items are absent from the grid; their viewer URL shows the not-found
-page.
+Deleted items are absent from every view; a page load of their viewer URL is
+an HTTP 404.
+
+Capture and upload time. Items are uploaded in k order: item k's upload time
+(`uploaded_utc`) is a pure function of k, strictly increasing in k, minutes to
+days after its event ("slot"). Most items are taken at their slot; one item in
+every block of ten (k // 10, for k past the fixed items) is *backdated*: taken
+1 to 20 years before it was uploaded (a scan, a picture saved from a chat), so
+it lands deep in the date-taken grid although it is a new upload. Growing the
+library by ten or more items therefore always adds at least one such item.
+`Library.upload_old` adds items uploaded "now" (just after the newest upload
+in the library's own time line, between k = N-1 and the next k) but taken at
+any given date.
+
+Views: the grid (`/`) holds non-deleted, non-archived items by date taken,
+newest first; Recently added (`/search/_tra_`) every non-deleted item, archived
+ones included, by upload time, newest first; the archive (`/archive`) the
+non-deleted archived items by date taken. About 2% of items are archived, and
+item k=13 is archived from the start; `Library.set_archived` moves any item.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import math
 import threading
@@ -31,6 +49,10 @@ DELETE_LAG = 100
 DELETE_RATE = 0.01
 PROCESSING_WINDOW = 2
 EDITED_RATE = 0.03
+ARCHIVED_RATE = 0.02
+BACKDATED_BLOCK = 10  # one backdated item in every block of this many k
+BACKDATED_MIN_DAYS, BACKDATED_MAX_DAYS = 365, 7300
+VIEWS = ("library", "recent", "archive")
 
 # Sizes at media scale 1, in bytes.
 PHOTO_MIN, PHOTO_MAX = 500_000, 5_000_000
@@ -108,6 +130,10 @@ class ItemSpec:
     video_bytes: int  # target size at scale 1 (videos and live motion parts)
     duration_seconds: float
     hue: int
+    uploaded_utc: dt.datetime
+    backdated: bool  # taken long before it was uploaded
+    archive_candidate: bool  # archived unless moved out with set_archived
+    upload_rank: tuple[int, int]  # upload order: (k, 0), or (N-1, 1+j) for upload_old
 
     @property
     def taken_local(self) -> dt.datetime:
@@ -117,6 +143,20 @@ class ItemSpec:
     @property
     def taken_iso(self) -> str:
         return self.taken_local.isoformat(timespec="seconds")
+
+    @property
+    def uploaded_iso(self) -> str:
+        return self.uploaded_utc.isoformat(timespec="seconds")
+
+    @functools.cached_property
+    def grid_key(self) -> tuple[int, int, int]:
+        """Sort key of the date-taken views (larger is nearer the top)."""
+        return (int(self.taken_utc.timestamp()), *self.upload_rank)
+
+    @functools.cached_property
+    def upload_key(self) -> tuple[int, int, int]:
+        """Sort key of Recently added (larger is nearer the top)."""
+        return (int(self.uploaded_utc.timestamp()), *self.upload_rank)
 
     @property
     def download_name(self) -> str:
@@ -165,21 +205,56 @@ def _home_offset(moment: dt.datetime) -> int:
     return 120 if 4 <= moment.month <= 10 else 60
 
 
-def _taken(seed: int, account: str, k: int) -> tuple[dt.datetime, int, tuple[float, float, float]]:
-    """Capture time (UTC), UTC offset and place; strictly increasing in k."""
+def _uploaded(seed: int, account: str, k: int) -> dt.datetime:
+    """Upload time: the event's batch, after its last capture and before the next
+    event starts; strictly increasing in k."""
     event, position = divmod(k, _ITEMS_PER_EVENT)
+    gap = _event(seed, account, event)[2]
+    end = _event_start(event) + 0.6 * gap
+    delay = 0.35 * gap * _event(seed, account, event)[5]
+    utc = _EPOCH + dt.timedelta(days=end + delay, seconds=120 + 10 * position)
+    return utc.replace(microsecond=0)
+
+
+def is_backdated(seed: int, account: str, k: int) -> bool:
+    """Exactly one item in each block of BACKDATED_BLOCK k's (past the fixed ones)."""
+    if k < _FIRST_ORDINARY_K:
+        return False
+    return k == _backdated_in_block(seed, account, k // BACKDATED_BLOCK)
+
+
+@functools.lru_cache(maxsize=4096)
+def _backdated_in_block(seed: int, account: str, block: int) -> int:
+    return block * BACKDATED_BLOCK + int(_unit(seed, account, block, "backdated") * BACKDATED_BLOCK)
+
+
+@functools.lru_cache(maxsize=4096)
+def _event(
+    seed: int, account: str, event: int
+) -> tuple[float, float, float, tuple[int, float, float, float] | None, int, float]:
+    """Per event: start and duration (days), gap to the next, travel or None, home, and
+    the upload delay's fraction (computed once for the event's items)."""
     gap = _event_gap(event)
     start = _event_start(event) + 0.3 * gap * _unit(seed, account, event, "event-jitter")
     duration = 0.3 * gap * _unit(seed, account, event, "event-length")
+    travel = None
+    if _unit(seed, account, event, "travel") < 0.25:
+        travel = _TRAVEL[int(_unit(seed, account, event, "where") * len(_TRAVEL))]
+    home = int(_unit(seed, account, event, "home") * len(_HOME_PLACES))
+    return start, duration, gap, travel, home, _unit(seed, account, event, "upload-delay")
+
+
+def _slot(seed: int, account: str, k: int) -> tuple[dt.datetime, int, tuple[float, float, float]]:
+    """Slot time (UTC), UTC offset and place; strictly increasing in k."""
+    event, position = divmod(k, _ITEMS_PER_EVENT)
+    start, duration, _, travel, home, _ = _event(seed, account, event)
     within = (position + 0.9 * _unit(seed, account, k, "in-event")) / _ITEMS_PER_EVENT
     utc = _EPOCH + dt.timedelta(days=start + duration * within)
     utc = utc.replace(microsecond=0)
-    if _unit(seed, account, event, "travel") < 0.25:
-        travel = _TRAVEL[int(_unit(seed, account, event, "where") * len(_TRAVEL))]
+    if travel is not None:
         offset, lat, lon, alt = travel
     else:
-        home = _HOME_PLACES[int(_unit(seed, account, event, "home") * len(_HOME_PLACES))]
-        lat, lon, alt = home
+        lat, lon, alt = _HOME_PLACES[home]
         offset = _home_offset(utc)
     jitter_lat = (_unit(seed, account, k, "lat") - 0.5) * 0.05
     jitter_lon = (_unit(seed, account, k, "lon") - 0.5) * 0.05
@@ -239,11 +314,29 @@ _SPECIAL: dict[int, tuple[str, Camera, str | None]] = {
     9: ("photo", _APPLE, None),  # deleted from the start
     10: ("photo", _APPLE, None),  # edited
     11: ("photo", _SAMSUNG, "🎂 Geburtstag 2001.jpg"),
-    12: ("photo", _CANON, ("Sehr langer Dateiname mit Umlauten äöü und ß " * 7).strip() + ".jpg"),
+    # 150 characters, 290 bytes in UTF-8: a valid name for most file systems only
+    # when counted in characters.
+    12: ("photo", _CANON, ("Очень длинное имя файла " * 7)[:146] + ".jpg"),
+    13: ("photo", _SAMSUNG, None),  # archived from the start
 }
 PINNED_PROCESSING_K = 5
 PINNED_DELETED_K = 9
 PINNED_EDITED_K = 10
+PINNED_ARCHIVED_K = 13
+_FIRST_ORDINARY_K = len(_SPECIAL)
+
+
+def _taken(seed: int, account: str, k: int) -> tuple[dt.datetime, int, tuple[float, float, float]]:
+    """Capture time (UTC), UTC offset and place: the slot, or years before it."""
+    utc, offset, place = _slot(seed, account, k)
+    if is_backdated(seed, account, k):
+        days = _log_uniform(
+            _unit(seed, account, k, "backdated-days"), BACKDATED_MIN_DAYS, BACKDATED_MAX_DAYS
+        )
+        seconds = int(_unit(seed, account, k, "backdated-seconds") * 86400)
+        utc = utc - dt.timedelta(days=days, seconds=seconds)
+        offset = _home_offset(utc) if offset in (60, 120) else offset
+    return utc, offset, place
 
 
 def generate_item(seed: int, account: str, k: int) -> ItemSpec:
@@ -300,6 +393,50 @@ def generate_item(seed: int, account: str, k: int) -> ItemSpec:
         video_bytes=video_bytes,
         duration_seconds=duration,
         hue=int(_unit(seed, account, k, "hue") * 360),
+        uploaded_utc=_uploaded(seed, account, k),
+        backdated=is_backdated(seed, account, k),
+        archive_candidate=k == PINNED_ARCHIVED_K
+        or (special is None and _unit(seed, account, k, "archived") < ARCHIVED_RATE),
+        upload_rank=(k, 0),
+    )
+
+
+def generate_upload(
+    seed: int, account: str, j: int, taken: dt.datetime, uploaded: dt.datetime, after_k: int
+) -> ItemSpec:
+    """The j-th item added by `upload_old`: a photo saved from a chat, taken at `taken`
+    (its UTC offset is kept), uploaded at `uploaded`, just after item `after_k`."""
+    k = -2 - j  # -1 is the probe id that never existed
+    offset_delta = taken.utcoffset()
+    offset = int(offset_delta.total_seconds() // 60) if offset_delta is not None else 0
+    utc = taken.astimezone(dt.timezone.utc).replace(microsecond=0)
+    lat, lon, alt = _HOME_PLACES[0]
+    return ItemSpec(
+        account=account,
+        k=k,
+        item_id=item_id(seed, account, k),
+        kind="photo",
+        filename=f"IMG-{taken:%Y%m%d}-WA{j % 10000:04d}.jpg",
+        motion_name=None,
+        taken_utc=utc,
+        utc_offset_minutes=offset,
+        camera=_SAMSUNG,
+        landscape=_unit(seed, account, k, "landscape") < 0.5,
+        edited=False,
+        pinned_processing=False,
+        pinned_deleted=False,
+        delete_candidate=False,
+        latitude=lat,
+        longitude=lon,
+        altitude=alt,
+        photo_bytes=_log_uniform(_unit(seed, account, k, "photo-size"), PHOTO_MIN, PHOTO_MAX),
+        video_bytes=0,
+        duration_seconds=0.0,
+        hue=int(_unit(seed, account, k, "hue") * 360),
+        uploaded_utc=uploaded.astimezone(dt.timezone.utc).replace(microsecond=0),
+        backdated=True,
+        archive_candidate=False,
+        upload_rank=(after_k, 1 + j),
     )
 
 
@@ -329,17 +466,19 @@ class Library:
         self.accounts = list(accounts)
         self._lock = threading.RLock()
         self._specs: dict[str, list[ItemSpec]] = {a: [] for a in accounts}
+        self._uploads: dict[str, list[ItemSpec]] = {a: [] for a in accounts}
         self._by_id: dict[str, ItemSpec] = {}
         self._deleted: dict[str, set[int]] = {a: set() for a in accounts}
         self._ready: dict[str, set[int]] = {a: set() for a in accounts}
+        self._archived: dict[str, dict[int, bool]] = {a: {} for a in accounts}
         self._version = 0
-        self._visible_cache: dict[str, tuple[int, list[ItemSpec]]] = {}
+        self._view_cache: dict[tuple[str, str], tuple[int, list[ItemSpec]]] = {}
         self.items = 0
         self.grow(items)
 
     @property
     def version(self) -> int:
-        """Changes whenever what the grid shows may have changed."""
+        """Changes whenever what a view shows may have changed."""
         return self._version
 
     def grow(self, items: int) -> None:
@@ -357,13 +496,55 @@ class Library:
             self.items = items
             self._version += 1
 
+    def upload_old(self, account: str, taken: dt.datetime, count: int = 1) -> list[ItemSpec]:
+        """Add `count` photos taken at `taken` (1 s apart), uploaded now: just after the
+        newest upload of the library, so at the top of Recently added."""
+        if taken.tzinfo is None:
+            raise ValueError("the capture time needs a UTC offset")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._lock:
+            if account not in self._specs:
+                raise KeyError(f"no account {account} in this fake")
+            uploads = self._uploads[account]
+            newest = max(
+                [s.uploaded_utc for s in uploads]
+                + [s.uploaded_utc for s in self._specs[account][-1:]]
+                + [dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)]
+            )
+            added = []
+            for index in range(count):
+                spec = generate_upload(
+                    self.seed,
+                    account,
+                    len(uploads),
+                    taken + dt.timedelta(seconds=index),
+                    newest + dt.timedelta(seconds=1 + index),
+                    self.items - 1,
+                )
+                uploads.append(spec)
+                self._by_id[spec.item_id] = spec
+                added.append(spec)
+            self._version += 1
+            return added
+
     def spec(self, account: str, k: int) -> ItemSpec:
         with self._lock:
             return self._specs[account][k]
 
     def specs(self, account: str) -> list[ItemSpec]:
+        """Generated items, k = 0..N-1 (not those added by `upload_old`)."""
         with self._lock:
             return list(self._specs[account])
+
+    def uploads(self, account: str) -> list[ItemSpec]:
+        """Items added by `upload_old`, in the order they were added."""
+        with self._lock:
+            return list(self._uploads[account])
+
+    def all_specs(self, account: str) -> list[ItemSpec]:
+        with self._lock:
+            return self._specs[account] + self._uploads[account]
 
     def find(self, account: str, item_id: str) -> ItemSpec | None:
         with self._lock:
@@ -388,8 +569,12 @@ class Library:
                 return "processing"
             return "ok"
 
+    def archived(self, spec: ItemSpec) -> bool:
+        with self._lock:
+            return self._archived[spec.account].get(spec.k, spec.archive_candidate)
+
     def was_visible(self, spec: ItemSpec) -> bool:
-        """Whether the item was ever in the grid (so a backup may hold it)."""
+        """Whether the item was ever in a view (so a backup may hold it)."""
         return not spec.pinned_deleted
 
     def delete(self, account: str, target_id: str) -> ItemSpec:
@@ -410,12 +595,41 @@ class Library:
             self._version += 1
             return spec
 
-    def visible(self, account: str) -> list[ItemSpec]:
-        """The grid: items not deleted, newest first."""
+    def set_archived(self, account: str, target_id: str, archived: bool) -> ItemSpec:
         with self._lock:
-            cached = self._visible_cache.get(account)
+            spec = self.find(account, target_id)
+            if spec is None:
+                raise KeyError(f"{account} has no item {target_id}")
+            self._archived[account][spec.k] = archived
+            self._version += 1
+            return spec
+
+    def view(self, account: str, name: str) -> list[ItemSpec]:
+        """The items of a view, top first (cached per library version):
+
+        - `library`: not deleted, not archived, by date taken, newest first;
+        - `recent`: not deleted (archived included), by upload time, newest first;
+        - `archive`: archived and not deleted, by date taken, newest first.
+        """
+        if name not in VIEWS:
+            raise KeyError(f"no view {name}")
+        with self._lock:
+            cached = self._view_cache.get((account, name))
             if cached is not None and cached[0] == self._version:
                 return cached[1]
-            shown = [s for s in reversed(self._specs[account]) if self.state(s) != "deleted"]
-            self._visible_cache[account] = (self._version, shown)
+            alive = [s for s in self.all_specs(account) if self.state(s) != "deleted"]
+            if name == "recent":
+                shown = sorted(alive, key=lambda s: s.upload_key, reverse=True)
+            else:
+                wanted = name == "archive"
+                shown = sorted(
+                    (s for s in alive if self.archived(s) == wanted),
+                    key=lambda s: s.grid_key,
+                    reverse=True,
+                )
+            self._view_cache[(account, name)] = (self._version, shown)
             return shown
+
+    def visible(self, account: str) -> list[ItemSpec]:
+        """The grid: items not deleted and not archived, newest taken first."""
+        return self.view(account, "library")

@@ -5,12 +5,22 @@ Format (JSON):
     {"format": 1, "seed": S, "items_per_account": N, "media_scale": F,
      "accounts": {"<email>": {"name": "<Full Name>", "items": [ITEM, ...]}}}
 
-ITEMs are listed newest first (grid order), deleted ones included:
+ITEMs are listed in the order they were added, newest first, deleted and
+archived ones included: first the items added by `upload_old` (latest first),
+then the generated items k = N-1 .. 0, so that the reversed list's index k is
+item k (`fakes.photos.testing.items_by_k`). This is *not* the grid's order:
+the grid is by date taken and some items are backdated (see
+`fakes.photos.library`); `fakes.photos.testing.visible_ids`, `recent_ids` and
+`archived_ids` give each view's order.
 
-    {"id", "filename", "taken" (ISO 8601 with the UTC offset), "kind" (photo,
-     video, live), "state" (ok, processing, deleted), "size" (bytes of the
-     download, 0 when there is none), "edited" (bool),
-     "files": [{"name", "sha256", "size"}]}
+    {"id", "k" (int; null for an item added by upload_old), "filename",
+     "taken" (ISO 8601 with the UTC offset: the capture time, what the grid
+     sorts by), "uploaded" (ISO 8601, UTC: what Recently added sorts by),
+     "kind" (photo, video, live), "state" (ok, processing, deleted),
+     "archived" (bool: in /archive, not in the grid /; ignore when deleted),
+     "edited" (bool: Shift+D gives the edited version; "Download original"
+     gives `original`), "size" (bytes of the download, 0 when there is
+     none), "files": [{"name", "sha256", "size"}]}
 
 `files` is what `Download` gives, unzipped for a live photo (the still, then
 the video); it is empty for an item that cannot be downloaded now (processing
@@ -85,7 +95,7 @@ class ManifestBuilder:
         missing = [
             spec
             for account in self._library.accounts
-            for spec in self._library.specs(account)
+            for spec in self._library.all_specs(account)
             if (spec.account, spec.k) not in self._digests
         ]
         if not missing:
@@ -102,15 +112,19 @@ class ManifestBuilder:
         accounts: dict[str, Any] = {}
         for account in library.accounts:
             items = []
-            for spec in reversed(library.specs(account)):
+            listed = [*reversed(library.uploads(account)), *reversed(library.specs(account))]
+            for spec in listed:
                 state = library.state(spec)
                 digest = self.digest(spec)
                 entry: dict[str, Any] = {
                     "id": spec.item_id,
+                    "k": spec.k if spec.k >= 0 else None,
                     "filename": spec.filename,
                     "taken": spec.taken_iso,
+                    "uploaded": spec.uploaded_iso,
                     "kind": spec.kind,
                     "state": state,
+                    "archived": library.archived(spec),
                     "size": digest.download_size if state == "ok" else 0,
                     "edited": spec.edited,
                     "files": [f.as_json() for f in digest.files] if state == "ok" else [],

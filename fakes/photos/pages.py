@@ -8,7 +8,7 @@ from typing import Any
 
 from fakes.photos import i18n
 
-STATIC_VERSION = "9"
+STATIC_VERSION = "10"
 
 
 def _json_for_script(data: Any) -> str:
@@ -125,6 +125,48 @@ def signin_password(email: str, state_token: str, continue_url: str) -> str:
   <div id="passwordNext"><button type="submit">Next</button></div>
  </form>"""
     return _signin_frame("Sign in - Google Accounts", body)
+
+
+def interstitial(title: str, heading: str, text: str, button: str | None, continue_url: str) -> str:
+    """A sign-in page that asks for a person (confirm identity, chooser, passkey, ...)."""
+    action = ""
+    if button == "Not now":
+        action = (
+            f' <div id="notNow"><a role="button" href="{escape(continue_url)}">Not now</a></div>'
+        )
+    elif button:
+        action = f' <div id="identifierNext"><button type="button">{escape(button)}</button></div>'
+    body = f""" <h1 id="headingText">{escape(heading)}</h1>
+ <p id="headingSubtext">{escape(text)}</p>
+{action}"""
+    return f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{escape(title)}</title>
+<link rel="stylesheet" href="/_/static/app.css?v={STATIC_VERSION}"></head>
+<body class="signin">
+<main class="signin-card">
+ <div class="glogo">Google</div>
+{body}
+</main>
+</body>
+</html>
+"""
+
+
+def storage_page() -> str:
+    """Where confirming the storage dialog leads (an upsell, not the app)."""
+    return f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Google One - Get more storage</title>
+<link rel="stylesheet" href="/_/static/app.css?v={STATIC_VERSION}"></head>
+<body class="about">
+<main class="about-main">
+ <h1>Get more storage</h1>
+ <p>Choose a Google One plan.</p>
+</main>
+</body>
+</html>
+"""
 
 
 def google_error(status: int) -> str:

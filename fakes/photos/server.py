@@ -3,8 +3,14 @@ downloads, and the `/_fake/` admin endpoints that tests use.
 
 URL paths (P is empty or `/u/<n>`):
 
-    P/                      the library grid (single-page app)
+    P/                      the library grid (single-page app), by date taken
     P/photo/<id>            the viewer of one item (same app)
+    P/search/_tra_          Recently added: every item by upload time (same app)
+    P/search/_tra_/photo/<id>  its viewer (steps in upload order)
+    P/archive               the archive grid, by date taken (same app)
+    P/archive/photo/<id>    its viewer (steps within the archive)
+                            A page load of a viewer URL for a deleted or unknown
+                            id is an HTTP 404 with an empty body.
     /u/<n>                  redirects to /u/<n>/
     P/_/PhotosUi/data/batchexecute   the app's internal JSON calls (POST)
     /_/dl/<id>?authuser=..  a download (signed URL handed out by the app)
@@ -14,15 +20,26 @@ URL paths (P is empty or `/u/<n>`):
     /v3/signin/challenge/pwd  sign-in, step 2 (any password); GET and POST
     /Logout                 signs every account of the browser out
     /photos/about/          where signed-out visits end
+    /storage                the storage upsell a confirmed dialog leads to
+    /v3/signin/confirmidentifier, /AccountChooser/signinchooser,
+    /v3/signin/challenge/dp, /signin/shadowdisambiguate,
+    /signin/speedbump/passkeyenrollment, /v3/signin/rejected
+                            sign-in interstitials (see INTERSTITIALS)
     /_fake/...              admin endpoints (never part of the contract):
         GET  manifest, stats
         POST revoke {"account"}, grow {"items"}, delete {"account", "id"},
-             ready {"account", "id"}
+             ready {"account", "id"},
+             upload {"account", "taken" (ISO 8601 with offset), "count"},
+             archive {"account", "id", "archived" (bool)},
+             interstitial {"account", "kind" (see INTERSTITIALS; "" clears)},
+             dialog {"account", "kind" (see DIALOGS; "" clears)}
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import datetime as dt
 import email.utils
 import hashlib
 import json
@@ -41,7 +58,7 @@ from typing import Any
 
 from fakes.photos import i18n, pages
 from fakes.photos.faults import FaultInjector, FaultSpec, parse_fault_spec
-from fakes.photos.library import ItemSpec, Library, full_name
+from fakes.photos.library import VIEWS, ItemSpec, Library, deleted_probe_id, full_name, item_id
 from fakes.photos.manifest import ManifestBuilder
 from fakes.photos.media import MediaFactory
 from fakes.photos.sessions import COOKIE_MAX_AGE, COOKIE_NAME, Sessions
@@ -50,6 +67,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 PAGE_SIZE = 200  # items per internal list call, as the real app fetches in pages
 LIST_DELAY_MS = 120  # the list calls take a moment, so scrolling loads "a little later"
 ITEM_DELAY_MS = 25
+# An edited item's data (which adds "Download original" to the menu) takes longer.
+EDITED_ITEM_DELAY_MS = (150, 300)
+STALE_ANCHORS = 36  # anchors in the hidden stale grid copy
 DOWNLOAD_URL_TTL = 3600
 STALL_LIMIT_SECONDS = 1800
 ABOUT_PATH = "/photos/about/"
@@ -58,8 +78,84 @@ _RPC_SKELETON = "lcxiM"
 _RPC_PAGE = "EzkLib"
 _RPC_ITEM = "VrseUb"
 _RPC_DOWNLOAD = "pLFTfd"
+_RPC_DIALOG = "Wd3Tfc"
 
-_APP_PATH = re.compile(r"^(?:/u/(\d{1,3}))?/(?:photo/([A-Za-z0-9_-]{1,200}))?$")
+# View name -> the grid's path after the account prefix (the viewer adds photo/<id>).
+VIEW_PATHS = {"library": "", "recent": "search/_tra_", "archive": "archive"}
+_APP_PATH = re.compile(
+    r"^(?:/u/(?P<user>\d{1,3}))?/(?:(?P<view>search/_tra_|archive)(?:/|$))?"
+    r"(?:photo/(?P<id>[A-Za-z0-9_-]{1,200}))?$"
+)
+_VIEW_BY_PATH = {path: view for view, path in VIEW_PATHS.items()}
+
+# kind -> (path, page title, heading, text, button or None).
+INTERSTITIALS: dict[str, tuple[str, str, str, str, str | None]] = {
+    "confirmidentifier": (
+        "/v3/signin/confirmidentifier",
+        "Sign in - Google Accounts",
+        "Verify it\u2019s you",
+        "To help keep your account safe, Google wants to make sure it\u2019s really you.",
+        "Next",
+    ),
+    "signinchooser": (
+        "/AccountChooser/signinchooser",
+        "Sign in - Google Accounts",
+        "Choose an account",
+        "to continue to Google Photos",
+        None,
+    ),
+    "challenge/dp": (
+        "/v3/signin/challenge/dp",
+        "Sign in - Google Accounts",
+        "Check your phone",
+        "Google sent a notification to your phone. Tap Yes on the notification to continue.",
+        None,
+    ),
+    "shadowdisambiguate": (
+        "/signin/shadowdisambiguate",
+        "Sign in - Google Accounts",
+        "Choose an account type",
+        "This email is used with more than one account.",
+        None,
+    ),
+    "passkeyenrollment": (
+        "/signin/speedbump/passkeyenrollment",
+        "Sign in - Google Accounts",
+        "Simplify your sign-in",
+        "With passkeys, you can use your fingerprint, face or screen lock to sign in.",
+        "Not now",
+    ),
+    "rejected": (
+        "/v3/signin/rejected",
+        "Sign in - Google Accounts",
+        "Couldn\u2019t sign you in",
+        "This browser or app may not be secure.",
+        None,
+    ),
+}
+_INTERSTITIAL_BY_PATH = {value[0]: kind for kind, value in INTERSTITIALS.items()}
+
+
+def interstitial_kind(name: str) -> str:
+    """The INTERSTITIALS key for `name`: the key itself or any tail of its path
+    (`dp`, `signin/challenge/dp`, `/v3/signin/rejected`, ...)."""
+    wanted = name.strip().strip("/")
+    for kind, value in INTERSTITIALS.items():
+        if wanted == kind or value[0].endswith("/" + wanted):
+            return kind
+    raise ValueError(f"no interstitial '{name}' (known: {', '.join(INTERSTITIALS)})")
+
+
+STORAGE_PATH = "/storage"
+# kind -> what the dialog says (sent to the page only when it is shown).
+DIALOGS: dict[str, dict[str, str]] = {
+    "storage-full": {
+        "title": "Your storage is full",
+        "text": "You can\u2019t back up new photos and videos. Get more storage to keep going.",
+        "confirm": "Get storage",
+        "cancel": "Not now",
+    },
+}
 _RPC_PATH = re.compile(r"^(?:/u/(\d{1,3}))?/_/PhotosUi/data/batchexecute$")
 _BARE_USER = re.compile(r"^/u/(\d{1,3})$")
 _DOWNLOAD_PATH = re.compile(r"^/_/dl/([A-Za-z0-9_-]{1,200})$")
@@ -81,6 +177,10 @@ class Stats:
         self.by_kind: Counter[str] = Counter()
         self.downloads_started: Counter[str] = Counter()
         self.downloads_completed: Counter[str] = Counter()
+        self.original_downloads: Counter[str] = Counter()
+        self.dialog_confirms = 0
+        self.dialog_cancels = 0
+        self.interstitial_redirects = 0
         self.bytes_sent = 0
         self.headless_user_agents = 0
 
@@ -103,13 +203,30 @@ class Stats:
         with self._lock:
             self.downloads_started[item_id] += 1
 
-    def download_completed(self, item_id: str, size: int, undo: bool = False) -> None:
+    def download_completed(
+        self, item_id: str, size: int, undo: bool = False, original: bool = False
+    ) -> None:
         step = -1 if undo else 1
         with self._lock:
             self.downloads_completed[item_id] += step
             self.bytes_sent += step * size
             if self.downloads_completed[item_id] <= 0:
                 del self.downloads_completed[item_id]
+            if original:
+                self.original_downloads[item_id] += step
+                if self.original_downloads[item_id] <= 0:
+                    del self.original_downloads[item_id]
+
+    def dialog_answered(self, confirmed: bool) -> None:
+        with self._lock:
+            if confirmed:
+                self.dialog_confirms += 1
+            else:
+                self.dialog_cancels += 1
+
+    def interstitial_shown(self) -> None:
+        with self._lock:
+            self.interstitial_redirects += 1
 
     def request_log(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -121,6 +238,10 @@ class Stats:
                 "by_kind": dict(self.by_kind),
                 "downloads_started": dict(self.downloads_started),
                 "downloads_completed": dict(self.downloads_completed),
+                "original_downloads": dict(self.original_downloads),
+                "dialog_confirms": self.dialog_confirms,
+                "dialog_cancels": self.dialog_cancels,
+                "interstitial_redirects": self.interstitial_redirects,
                 "bytes_sent": self.bytes_sent,
                 "headless_user_agents": self.headless_user_agents,
                 "requests": len(self.requests),
@@ -139,10 +260,15 @@ class PhotosApp:
         faults: FaultSpec | str | None = None,
         media_scale: float = 1.0,
         manifest_path: Path | None = None,
+        stale_copies: bool = True,
     ) -> None:
         if latency_ms < 0:
             raise ValueError("latency cannot be negative")
         self.seed = seed
+        self.stale_copies = stale_copies
+        self._account_lock = threading.Lock()
+        self.interstitials: dict[str, str] = {}
+        self.dialogs: dict[str, str] = {}
         self.latency = latency_ms / 1000
         self.library = Library(seed, [a.strip().lower() for a in accounts], items)
         self.media = MediaFactory(seed, media_scale)
@@ -153,7 +279,10 @@ class PhotosApp:
         self.manifest_path = manifest_path
         self.stats = Stats()
         self.stopping = threading.Event()
-        self._skeletons: dict[tuple[str, str], tuple[int, dict[str, Any], dict[str, int]]] = {}
+        self._skeletons: dict[
+            tuple[str, str, str],
+            tuple[int, dict[str, Any], dict[str, int], list[tuple[int, int, int]]],
+        ] = {}
         self._skeleton_lock = threading.Lock()
 
     # --- what tests and the admin endpoints change ---------------------------------
@@ -181,23 +310,95 @@ class PhotosApp:
         self.library.make_ready(email.strip().lower(), target_id)
         return self.write_manifest()
 
+    def upload_old(self, email: str, taken: dt.datetime, count: int = 1) -> list[str]:
+        added = self.library.upload_old(email.strip().lower(), taken, count)
+        self.write_manifest()
+        return [spec.item_id for spec in added]
+
+    def set_archived(self, email: str, target_id: str, archived: bool) -> dict[str, Any]:
+        self.library.set_archived(email.strip().lower(), target_id, archived)
+        return self.write_manifest()
+
+    def _known(self, email: str) -> str:
+        email = email.strip().lower()
+        if email not in self.library.accounts:
+            raise KeyError(f"no account {email} in this fake")
+        return email
+
+    def set_interstitial(self, email: str, kind: str | None) -> None:
+        """Every app page load of `email` redirects to the interstitial `kind` ("" clears)."""
+        email = self._known(email)
+        if kind:
+            kind = interstitial_kind(kind)
+        with self._account_lock:
+            if kind:
+                self.interstitials[email] = kind
+            else:
+                self.interstitials.pop(email, None)
+
+    def set_dialog(self, email: str, kind: str | None) -> None:
+        """App page loads of `email` show the dialog `kind` until it is cancelled once."""
+        email = self._known(email)
+        if kind and kind not in DIALOGS:
+            raise ValueError(f"no dialog '{kind}' (known: {', '.join(DIALOGS)})")
+        with self._account_lock:
+            if kind:
+                self.dialogs[email] = kind
+            else:
+                self.dialogs.pop(email, None)
+
+    def interstitial_for(self, email: str) -> str | None:
+        with self._account_lock:
+            return self.interstitials.get(email)
+
+    def dialog_for(self, email: str) -> str | None:
+        with self._account_lock:
+            return self.dialogs.get(email)
+
+    def answer_dialog(self, email: str, kind: str, confirmed: bool) -> None:
+        with self._account_lock:
+            pending = self.dialogs.get(email)
+            if pending is None or pending != kind:
+                return
+            if not confirmed:
+                del self.dialogs[email]
+        self.stats.dialog_answered(confirmed)
+
     # --- what the app's JSON calls answer -----------------------------------------
 
-    def skeleton(self, account: str, lang: str) -> tuple[dict[str, Any], dict[str, int]]:
-        """The grid's outline (pages and day runs) and each visible id's position."""
+    @staticmethod
+    def sort_key(spec: ItemSpec, view: str) -> tuple[int, int, int]:
+        return spec.upload_key if view == "recent" else spec.grid_key
+
+    def skeleton(
+        self, account: str, lang: str, view: str = "library"
+    ) -> tuple[dict[str, Any], dict[str, int]]:
+        """A view's outline (pages and day runs) and each listed id's position."""
+        found = self._skeleton(account, lang, view)
+        return found[0], found[1]
+
+    def _skeleton(
+        self, account: str, lang: str, view: str
+    ) -> tuple[dict[str, Any], dict[str, int], list[tuple[int, int, int]]]:
         version = self.library.version
         with self._skeleton_lock:
-            cached = self._skeletons.get((account, lang))
+            cached = self._skeletons.get((account, lang, view))
             if cached is not None and cached[0] == version:
-                return cached[1], cached[2]
-        visible = self.library.visible(account)
+                return cached[1], cached[2], cached[3]
+        visible = self.library.view(account, view)
         positions = {spec.item_id: index for index, spec in enumerate(visible)}
+        # Negated sort keys, ascending: page tokens are key ranges found by bisection.
+        keys = [_negate(self.sort_key(spec, view)) for spec in visible]
         page_list = []
         for start in range(0, len(visible), PAGE_SIZE):
             chunk = visible[start : start + PAGE_SIZE]
             runs: list[list[Any]] = []
             for spec in chunk:
-                day = spec.taken_local.date()
+                if view == "recent":
+                    zone = dt.timezone(dt.timedelta(minutes=spec.utc_offset_minutes))
+                    day = spec.uploaded_utc.astimezone(zone).date()
+                else:
+                    day = spec.taken_local.date()
                 key = day.isoformat()
                 if runs and runs[-1][0] == key:
                     runs[-1][3] += 1
@@ -210,29 +411,33 @@ class PhotosApp:
                             1,
                         ]
                     )
-            token = f"{chunk[0].k + 1}.{chunk[-1].k}"
-            page_list.append({"t": token, "n": len(chunk), "d": runs})
-        outline = {"total": len(visible), "pages": page_list}
+            high = _encode_key(self.sort_key(chunk[0], view))
+            low = _encode_key(self.sort_key(chunk[-1], view))
+            page_list.append({"t": f"{high}.{low}", "n": len(chunk), "d": runs})
+        outline = {"total": len(visible), "view": view, "pages": page_list}
         with self._skeleton_lock:
-            self._skeletons[(account, lang)] = (version, outline, positions)
-        return outline, positions
+            self._skeletons[(account, lang, view)] = (version, outline, positions, keys)
+        return outline, positions, keys
 
     def item_aria(self, spec: ItemSpec, lang: str) -> str:
         kind = i18n.label(lang, "video" if spec.kind == "video" else "photo")
         shape = i18n.label(lang, "landscape" if spec.landscape else "portrait")
         return f"{kind} - {shape} - {i18n.grid_datetime(lang, spec.taken_local)}"
 
-    def page_items(self, account: str, token: str, lang: str) -> list[list[Any]]:
+    def page_items(
+        self, account: str, token: str, lang: str, view: str = "library"
+    ) -> list[list[Any]]:
         try:
-            high, low = (int(x) for x in token.split("."))
+            high_text, low_text = token.split(".")
+            high, low = _decode_key(high_text), _decode_key(low_text)
         except ValueError:
             return []
-        specs = self.library.specs(account)
+        _, _, keys = self._skeleton(account, lang, view)
+        visible = self.library.view(account, view)
+        start = bisect.bisect_left(keys, _negate(high))
+        end = bisect.bisect_right(keys, _negate(low))
         found = []
-        for k in range(min(high, len(specs)) - 1, max(low, 0) - 1, -1):
-            spec = specs[k]
-            if self.library.state(spec) == "deleted":
-                continue
+        for spec in visible[start:end]:
             found.append(
                 [
                     spec.item_id,
@@ -244,8 +449,10 @@ class PhotosApp:
             )
         return found
 
-    def item_info(self, account: str, spec: ItemSpec, lang: str) -> dict[str, Any]:
-        _, positions = self.skeleton(account, lang)
+    def item_info(
+        self, account: str, spec: ItemSpec, lang: str, view: str = "library"
+    ) -> dict[str, Any]:
+        _, positions = self.skeleton(account, lang, view)
         local = spec.taken_local
         state = self.library.state(spec)
         info = {
@@ -266,6 +473,32 @@ class PhotosApp:
         if state == "processing":
             info["processing"] = i18n.sentence(lang, "processing")
         return info
+
+
+def _negate(key: tuple[int, int, int]) -> tuple[int, int, int]:
+    return (-key[0], -key[1], -key[2])
+
+
+def _encode_key(key: tuple[int, int, int]) -> str:
+    return "_".join(str(part) for part in key)
+
+
+def _decode_key(text: str) -> tuple[int, int, int]:
+    parts = [int(part) for part in text.split("_")]
+    if len(parts) != 3:
+        raise ValueError(f"not a page key: {text}")
+    return (parts[0], parts[1], parts[2])
+
+
+def _view_arg(args: list[Any], position: int) -> str:
+    view = str(args[position]) if len(args) > position and args[position] else "library"
+    return view if view in VIEWS else "library"
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(value)
 
 
 def _http_date(moment: float) -> str:
@@ -399,6 +632,12 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v3/signin/challenge/pwd":
             self._kind = "signin"
             return self._signin_password(method)
+        if path in _INTERSTITIAL_BY_PATH:
+            self._kind = "signin"
+            return self._interstitial_page(_INTERSTITIAL_BY_PATH[path])
+        if path == STORAGE_PATH:
+            self._kind = "storage"
+            return self._send(200, pages.storage_page())
         match = _DOWNLOAD_PATH.match(path)
         if match:
             self._kind = "download"
@@ -413,7 +652,8 @@ class _Handler(BaseHTTPRequestHandler):
         match = _APP_PATH.match(path)
         if match and method == "GET":
             self._kind = "page"
-            return self._app_page(int(match.group(1) or 0), match.group(2))
+            view = _VIEW_BY_PATH[match.group("view") or ""]
+            return self._app_page(int(match.group("user") or 0), match.group("id"), view)
         self._kind = "unknown"
         return self._error(404)
 
@@ -519,10 +759,67 @@ class _Handler(BaseHTTPRequestHandler):
             target = f"/u/{index}/"
         return self._redirect(target, {"Set-Cookie": self._cookie_header(value, COOKIE_MAX_AGE)})
 
-    def _app_page(self, index: int, photo_id: str | None) -> None:
+    def _interstitial_page(self, kind: str) -> None:
+        _, title, heading, text, button = INTERSTITIALS[kind]
+        continue_url = self._safe_continue(self._q("continue"))
+        return self._send(200, pages.interstitial(title, heading, text, button, continue_url))
+
+    def _stale(self, address: str, view: str, lang: str, photo_id: str | None) -> dict[str, Any]:
+        """What the page keeps hidden from an earlier view: anchors of items that are not
+        in this view (from another view, or deleted since) and another item's info panel
+        (in a c-wiz whose data-media-key is no item's id)."""
+        library = self.app.library
+        other = {"library": "archive", "archive": "library", "recent": ""}[view]
+        candidates = list(library.view(address, other)[:STALE_ANCHORS]) if other else []
+        generated = [library.spec(address, k) for k in range(min(library.items, 3000))]
+        deleted = [s for s in generated if library.state(s) == "deleted"][:8]
+        candidates = candidates[: STALE_ANCHORS - len(deleted)] + deleted
+        items = [[s.item_id, self.app.item_aria(s, lang)] for s in candidates]
+        probe = 0
+        while len(items) < STALE_ANCHORS:
+            probe += 1
+            ghost = item_id(self.app.seed, address, -1_000_000 - probe)
+            items.append([ghost, items[-1][1] if items else "Photo - Landscape"])
+        current = library.find(address, photo_id) if photo_id else None
+        pool = candidates + generated[:50]
+        source = next(
+            (
+                s
+                for s in pool
+                if s.item_id != photo_id
+                and (current is None or s.taken_local.date() != current.taken_local.date())
+                and (current is None or s.filename != current.filename)
+            ),
+            None,
+        )
+        local = source.taken_local if source is not None else dt.datetime(1999, 12, 31, 23, 59)
+        return {
+            "items": items,
+            "info": {
+                # Not any item's id: the copy never sits in a shown item's element.
+                "id": deleted_probe_id(self.app.seed, address),
+                "filename": source.filename if source is not None else "IMG_0000.JPG",
+                "date": i18n.day_label(lang, local.date()),
+                "time": i18n.info_time(lang, local),
+            },
+        }
+
+    def _app_page(self, index: int, photo_id: str | None, view: str = "library") -> None:
         address = self._account(index)
         if address is None:
             return self._redirect(ABOUT_PATH)
+        kind = self.app.interstitial_for(address)
+        if kind is not None:
+            self.app.stats.interstitial_shown()
+            continue_url = self._origin() + self.path
+            query = urllib.parse.urlencode(
+                {"continue": continue_url, "authuser": index, "flowName": "GlifWebSignIn"}
+            )
+            return self._redirect(f"{INTERSTITIALS[kind][0]}?{query}")
+        if photo_id is not None:
+            spec = self.app.library.find(address, photo_id)
+            if spec is None or self.app.library.state(spec) == "deleted":
+                return self._send(404, b"")  # Chrome shows its own error page
         if self.app.faults.server_error("page", self._path):
             return self._error(self.app.faults.error_status("page", self._path))
         lang = self._lang()
@@ -540,9 +837,16 @@ class _Handler(BaseHTTPRequestHandler):
             "at": self.app.sessions.signer.sign("xsrf", address),
             "rpc": f"{prefix}_/PhotosUi/data/batchexecute",
             "view": "photo" if photo_id else "grid",
+            "list": view,
+            "gridPath": VIEW_PATHS[view],
             "photoId": photo_id,
             "addAccount": self._signin_url(self._origin() + "/"),
         }
+        if self.app.stale_copies:
+            init["stale"] = self._stale(address, view, lang, photo_id)
+        dialog = self.app.dialog_for(address)
+        if dialog is not None:
+            init["dialog"] = {"kind": dialog, **DIALOGS[dialog]}
         account_label = i18n.label(lang, "account", name=name, email=address)
         return self._send(200, pages.app_shell(lang, prefix, account_label, init))
 
@@ -595,6 +899,7 @@ class _Handler(BaseHTTPRequestHandler):
             _RPC_PAGE: self._rpc_page,
             _RPC_ITEM: self._rpc_item,
             _RPC_DOWNLOAD: self._rpc_download,
+            _RPC_DIALOG: self._rpc_dialog,
         }
         handler = handlers.get(rpc_id)
         if handler is None:
@@ -603,16 +908,28 @@ class _Handler(BaseHTTPRequestHandler):
             )
         self._kind = f"rpc:{rpc_id}"
         delay = LIST_DELAY_MS if rpc_id in (_RPC_SKELETON, _RPC_PAGE) else ITEM_DELAY_MS
+        if rpc_id == _RPC_ITEM and args:
+            spec = self.app.library.find(address, str(args[0]))
+            if spec is not None and spec.edited:
+                low, high = EDITED_ITEM_DELAY_MS
+                digest = hashlib.sha256(spec.item_id.encode()).digest()
+                delay = low + int.from_bytes(digest[:2], "big") % (high - low + 1)
         time.sleep(delay / 1000)
         return self._rpc_answer(rpc_id, handler(address, args, lang))
 
     def _rpc_skeleton(self, address: str, args: list[Any], lang: str) -> Any:
-        outline, _ = self.app.skeleton(address, lang)
+        outline, _ = self.app.skeleton(address, lang, _view_arg(args, 0))
         return outline
 
     def _rpc_page(self, address: str, args: list[Any], lang: str) -> Any:
         token = str(args[0]) if args else ""
-        return {"t": token, "items": self.app.page_items(address, token, lang)}
+        return {"t": token, "items": self.app.page_items(address, token, lang, _view_arg(args, 1))}
+
+    def _rpc_dialog(self, address: str, args: list[Any], lang: str) -> Any:
+        kind = str(args[0]) if args else ""
+        confirmed = len(args) > 1 and args[1] == "confirm"
+        self.app.answer_dialog(address, kind, confirmed)
+        return {"url": STORAGE_PATH} if confirmed else {}
 
     def _not_found(self, lang: str, args: list[Any]) -> dict[str, Any]:
         url = str(args[1]) if len(args) > 1 else ""
@@ -628,7 +945,7 @@ class _Handler(BaseHTTPRequestHandler):
         spec = self.app.library.find(address, str(args[0])) if args else None
         if spec is None or self.app.library.state(spec) == "deleted":
             return self._not_found(lang, args)
-        return self.app.item_info(address, spec, lang)
+        return self.app.item_info(address, spec, lang, _view_arg(args, 2))
 
     def _rpc_download(self, address: str, args: list[Any], lang: str) -> Any:
         spec = self.app.library.find(address, str(args[0])) if args else None
@@ -704,7 +1021,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if cut == size and sent + len(chunk) == size:
                     # Counted before the last bytes leave, so a client that has them all
                     # never reads a stale count; taken back below if that write fails.
-                    self.app.stats.download_completed(target_id, size)
+                    self.app.stats.download_completed(target_id, size, original=original)
                     counted = True
                 if chunk:
                     self.wfile.write(chunk)
@@ -713,7 +1030,7 @@ class _Handler(BaseHTTPRequestHandler):
                     break
         except BaseException:
             if counted:
-                self.app.stats.download_completed(target_id, size, undo=True)
+                self.app.stats.download_completed(target_id, size, undo=True, original=original)
             raise
         if sent < size:
             self.wfile.flush()
@@ -771,6 +1088,22 @@ class _Handler(BaseHTTPRequestHandler):
             if action == "ready":
                 app.make_ready(str(body["account"]), str(body["id"]))
                 return self._admin_json(200, {"ready": body["id"]})
+            if action == "upload":
+                taken = dt.datetime.fromisoformat(str(body["taken"]))
+                ids = app.upload_old(str(body["account"]), taken, int(body.get("count", 1)))
+                return self._admin_json(200, {"ids": ids})
+            if action == "archive":
+                archived = _truthy(body.get("archived", True))
+                app.set_archived(str(body["account"]), str(body["id"]), archived)
+                return self._admin_json(200, {"id": body["id"], "archived": archived})
+            if action == "interstitial":
+                kind = str(body.get("kind") or "")
+                app.set_interstitial(str(body["account"]), kind)
+                return self._admin_json(200, {"interstitial": kind})
+            if action == "dialog":
+                kind = str(body.get("kind") or "")
+                app.set_dialog(str(body["account"]), kind)
+                return self._admin_json(200, {"dialog": kind})
             return self._admin_json(404, {"error": f"no admin action '{action}'"})
         except KeyError as missing:
             return self._admin_json(400, {"error": f"missing or unknown: {missing}"})

@@ -3,6 +3,7 @@ and the app's own JSON calls. Not used by the server itself."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import urllib.error
@@ -121,11 +122,12 @@ class AppCalls:
         envelope = json.loads(reply.text.split("\n\n", 1)[1])
         return json.loads(envelope[0][2])
 
-    def listed_ids(self) -> list[str]:
-        outline = self.answer("lcxiM", [])
+    def listed_ids(self, view: str = "library") -> list[str]:
+        """Every id of a view (library, recent or archive), as the app lists them."""
+        outline = self.answer("lcxiM", [view])
         ids: list[str] = []
         for page in outline["pages"]:
-            ids += [item[0] for item in self.answer("EzkLib", [page["t"]])["items"]]
+            ids += [item[0] for item in self.answer("EzkLib", [page["t"], view])["items"]]
         return ids
 
     def download_url(self, item_id: str, original: bool = False) -> str:
@@ -134,8 +136,29 @@ class AppCalls:
         return f"{self.base_url}{found['url']}"
 
 
+def _ordered(items: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
+    """Newest first by `field`; ties keep the manifest's order (newer additions first)."""
+    return sorted(items, key=lambda i: dt.datetime.fromisoformat(i[field]), reverse=True)
+
+
 def visible_ids(manifest: dict[str, Any], email: str) -> list[str]:
-    return [i["id"] for i in manifest["accounts"][email]["items"] if i["state"] != "deleted"]
+    """The grid `/` in order: not deleted, not archived, by date taken, newest first."""
+    items = manifest["accounts"][email]["items"]
+    shown = [i for i in items if i["state"] != "deleted" and not i.get("archived")]
+    return [i["id"] for i in _ordered(shown, "taken")]
+
+
+def recent_ids(manifest: dict[str, Any], email: str) -> list[str]:
+    """Recently added `/search/_tra_` in order: not deleted, by upload time, newest first."""
+    items = manifest["accounts"][email]["items"]
+    return [i["id"] for i in _ordered([i for i in items if i["state"] != "deleted"], "uploaded")]
+
+
+def archived_ids(manifest: dict[str, Any], email: str) -> list[str]:
+    """The archive `/archive` in order: archived, not deleted, by date taken."""
+    items = manifest["accounts"][email]["items"]
+    shown = [i for i in items if i["state"] != "deleted" and i.get("archived")]
+    return [i["id"] for i in _ordered(shown, "taken")]
 
 
 def items_by_k(manifest: dict[str, Any], email: str) -> list[dict[str, Any]]:

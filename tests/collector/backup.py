@@ -41,6 +41,21 @@ def expected_items(
     return items
 
 
+def expected_files(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files a backup keeps of an item: an edited photo's original under its own
+    name, and what Download gives as <stem>-edited<ext> beside it."""
+    original = item.get("original")
+    if not item.get("edited") or original is None:
+        return list(item["files"])
+    stem, dot, extension = original["name"].rpartition(".")
+    if not dot:
+        stem, extension = original["name"], ""
+    else:
+        extension = "." + extension
+    edited = [{**f, "name": f"{stem}-edited{extension}"} for f in item["files"]]
+    return [original, *edited]
+
+
 def _name_matches(expected: str, actual: str) -> bool:
     expected = unicodedata.normalize("NFC", expected)
     if "/" in expected or any(unicodedata.category(c) == "Cc" for c in expected):
@@ -75,7 +90,7 @@ def assert_backup_matches(
     for item in items:
         taken = datetime.fromisoformat(item["taken"])
         folder = f"{taken.year:04d}/{taken.month:02d}/"
-        for expected in item["files"]:
+        for expected in expected_files(item):
             candidates = [
                 relative
                 for relative in by_hash.get(expected["sha256"], [])
@@ -96,6 +111,7 @@ def assert_backup_matches(
         f["sha256"]
         for item in manifest["accounts"][account]["items"]
         for f in item.get("deleted_files", [])
+        + ([item["original"]] if item.get("deleted_files") and item.get("original") else [])
     }
     extra = sorted(p for p in set(files) - used if sha256(files[p]) not in kept)
     assert not extra, f"files in {dest} that the manifest does not have: {extra[:10]}"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gphotos_collector.browser import Browser
+from gphotos_collector.jobs import JobQueue
+from gphotos_collector.listing import Listing
 from gphotos_collector.state import PlacedFile, State
-from gphotos_collector.sync import SyncOptions, _Sync
+from gphotos_collector.sync import SyncOptions
 
 
 class Recorder:
@@ -18,7 +19,7 @@ class Recorder:
         self.events.append((event, fields))
 
 
-def backed_up(tmp_path: Path, count: int) -> tuple[_Sync, Recorder, list[str]]:
+def backed_up(tmp_path: Path, count: int) -> tuple[Listing, Recorder, list[str]]:
     state = State.open(tmp_path)
     ids = [f"id{n:04d}" for n in range(count)]
     for item_id in ids:
@@ -28,13 +29,13 @@ def backed_up(tmp_path: Path, count: int) -> tuple[_Sync, Recorder, list[str]]:
         state.mark_done(item_id, "photo", None, [PlacedFile(path, 1, "00" * 32)])
     events = Recorder()
     options = SyncOptions(profile=tmp_path, dest=tmp_path, full_scan=True)
-    return _Sync(options, Browser(Path("/bin/true"), "1.0"), state, events), events, ids
+    return Listing(options, state, events, JobQueue(state, events, 1)), events, ids
 
 
 def test_a_few_items_missing_from_the_grid_are_reported_deleted(tmp_path: Path) -> None:
     sync, events, ids = backed_up(tmp_path, 200)
     assert sync._after_full_scan(ids[3:]) == []
-    assert sync.summary.deleted_on_google == 3
+    assert sync.report.deleted_on_google == 3
     assert ("deleted-on-google", {"count": 3, "ids": ids[:3]}) in events.events
     assert sync.state.totals()["deleted_on_google"] == 3
 
@@ -42,7 +43,7 @@ def test_a_few_items_missing_from_the_grid_are_reported_deleted(tmp_path: Path) 
 def test_a_grid_that_ended_early_reports_no_mass_deletion(tmp_path: Path) -> None:
     sync, events, ids = backed_up(tmp_path, 200)
     sync._after_full_scan(ids[:120])  # 80 missing: more likely a grid that stopped loading
-    assert sync.summary.deleted_on_google == 0
+    assert sync.report.deleted_on_google == 0
     assert sync.state.totals()["deleted_on_google"] == 0
     assert events.events[0][0] == "deletions-not-reported"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fakes.photos import FakePhotos
-from fakes.photos.testing import ALICE, BOB, fetch, sign_in, visible_ids
+from fakes.photos.testing import ALICE, BOB, archived_ids, fetch, recent_ids, sign_in, visible_ids
 
 COMMAND = [sys.executable, "-m", "fakes.photos"]
 
@@ -81,7 +81,7 @@ def test_serve_writes_the_manifest_and_obeys_revoke_grow_and_sigterm(served) -> 
     after = json.loads(manifest_path.read_text())
     assert after["items_per_account"] == 45
     before_ids = visible_ids(manifest, ALICE)
-    assert visible_ids(after, ALICE)[-len(before_ids) :] == before_ids
+    assert [i for i in visible_ids(after, ALICE) if i in before_ids] == before_ids
 
     shrink = run("grow", "--base-url", url, "--items", "10")
     assert shrink.returncode == 1 and "cannot shrink" in shrink.stderr
@@ -158,3 +158,63 @@ def test_make_profile_command_signs_in_every_account(tmp_path: Path) -> None:
             f"signed in {BOB} as /u/1/ in {profile}",
         ]
         assert (profile / "Default" / "Cookies").is_file()
+
+
+def test_hard_case_commands_upload_archive_interstitial_and_dialog(served) -> None:
+    url, manifest_path, _ = served
+    cookie = sign_in(url, ALICE)
+    uploaded = run(
+        "upload-old", "--base-url", url, "--account", ALICE, "--taken", "2003-02-01T10:00:00+01:00"
+    )
+    assert uploaded.returncode == 0, uploaded.stderr
+    (new_id,) = json.loads(uploaded.stdout)["ids"]
+    manifest = json.loads(manifest_path.read_text())
+    assert recent_ids(manifest, ALICE)[0] == new_id
+    naive = run("upload-old", "--base-url", url, "--account", ALICE, "--taken", "2003-02-01")
+    assert naive.returncode == 2 and "UTC offset" in naive.stderr
+
+    archived = run("archive", "--base-url", url, "--account", ALICE, "--id", new_id)
+    assert archived.returncode == 0, archived.stderr
+    assert new_id in archived_ids(json.loads(manifest_path.read_text()), ALICE)
+    back = run("archive", "--base-url", url, "--account", ALICE, "--id", new_id, "--unarchive")
+    assert back.returncode == 0 and new_id in visible_ids(
+        json.loads(manifest_path.read_text()), ALICE
+    )
+
+    shown = run("interstitial", "--base-url", url, "--account", ALICE, "--kind", "rejected")
+    assert shown.returncode == 0, shown.stderr
+    assert fetch(url + "/", cookie=cookie).location.startswith("/v3/signin/rejected?")
+    assert run("interstitial", "--base-url", url, "--account", ALICE).returncode == 0
+    assert fetch(url + "/", cookie=cookie).status == 200
+    bad = run("interstitial", "--base-url", url, "--account", ALICE, "--kind", "nonsense")
+    assert bad.returncode == 1 and "nonsense" in bad.stderr
+
+    dialog = run("dialog", "--base-url", url, "--account", ALICE)
+    assert dialog.returncode == 0, dialog.stderr
+    assert '"kind":"storage-full"' in fetch(url + "/", cookie=cookie).text
+
+
+def test_serve_without_stale_copies(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [
+            *COMMAND,
+            "serve",
+            "--port",
+            "0",
+            "--items",
+            "5",
+            "--media-scale",
+            "0.02",
+            "--no-stale-copies",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[1]
+        page = fetch(url + "/", cookie=sign_in(url, ALICE)).text
+        assert '"stale"' not in page
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0

@@ -54,7 +54,7 @@ def test_a_profile_signs_in_two_accounts_and_works_after_a_fresh_launch(tmp_path
         page = context.pages[0] if context.pages else context.new_page()
         page.goto(restarted.base_url + "/u/1/")
         assert page.url == restarted.base_url + "/u/1/"
-        page.wait_for_selector('a[href^="./photo/"]')
+        page.wait_for_selector('a[href^="./photo/"]:visible')
         context.close()
 
 

@@ -20,6 +20,7 @@ from jobtools import collector, events, write_config
 
 from fakes.healthchecks import FakeHealthchecks
 from fakes.photos import FakePhotos
+from tests.collector.backup import expected_files
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
 HOST = socket.gethostname()
@@ -102,7 +103,7 @@ def test_a_good_run_backs_up_and_reports_start_and_success(
         expected = {
             f["sha256"]
             for item in library.photos.manifest()["accounts"][ALICE]["items"]
-            for f in item["files"]
+            for f in expected_files(item)
         }
         assert expected and sha256s(dest) == expected
 
@@ -233,6 +234,6 @@ def test_a_run_stopped_by_sigterm_says_so_to_healthchecks(
         expected = {
             f["sha256"]
             for item in library.photos.manifest()["accounts"][ALICE]["items"]
-            for f in item["files"]
+            for f in expected_files(item)
         }
         assert sha256s(dest) == expected

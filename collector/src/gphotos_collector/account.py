@@ -35,9 +35,18 @@ REFRESH_HINT = (
 )
 
 
-def signed_out(profile: Path, account_index: int, why: str = "") -> SignedOutError:
+def signed_out(profile: Path, account_index: int, why: str = "", url: str = "") -> SignedOutError:
+    """Signed out, or held at a sign-in interstitial (told by the URL) that needs a person."""
     which = f" for account #{account_index} (/u/{account_index}/)" if account_index else ""
     reason = f" ({why})" if why else ""
+    asks = google_site.interstitial_of(url) if url else None
+    if asks:
+        return SignedOutError(
+            f"{asks} before it shows the library of the profile {profile}{which}{reason}: "
+            "a headless backup cannot answer, a person must sign in again. " + REFRESH_HINT,
+            profile=str(profile),
+            asks=asks,
+        )
     return SignedOutError(
         f"the profile {profile} is signed out of Google Photos{which}{reason}. " + REFRESH_HINT,
         profile=str(profile),
@@ -56,12 +65,19 @@ async def goto(page: Page, url: str, what: str) -> None:
         raise TemporaryError(f"{what} answered HTTP {response.status}")
 
 
-async def open_library(page: Page, base_url: str, account_index: int, profile: Path) -> Account:
-    """Open the library grid of the chosen account and read who is signed in."""
-    await goto(page, google_site.library_url(base_url, account_index), "the Google Photos library")
+async def open_library(
+    page: Page,
+    base_url: str,
+    account_index: int,
+    profile: Path,
+    view: str = google_site.VIEW_GRID,
+) -> Account:
+    """Open a view of the chosen account's library and read who is signed in."""
+    url = google_site.view_url(base_url, account_index, view)
+    await goto(page, url, f"the Google Photos {view} page")
     found = await page_state.wait_for(page, LIBRARY_SIGNS, google_site.PAGE_LOAD_TIMEOUT)
     if found == page_state.SIGNED_OUT:
-        raise signed_out(profile, account_index)
+        raise signed_out(profile, account_index, url=page.url)
     if found == page_state.TIMED_OUT:
         raise TemporaryError(f"the library page at {page.url} did not show a signed-in account")
     if not google_site.serves_account(page.url, account_index):
@@ -90,3 +106,8 @@ def check_account(profile: Path, account_index: int, base_url: str, browser_choi
     check_profile_dir(profile)
     browser = find_browser(browser_choice)
     return asyncio.run(_check(profile, account_index, base_url, browser))
+
+
+async def still_signed_in(page: Page) -> bool:
+    """Is the page still showing a signed-in account?"""
+    return await page_state.probe(page, LIBRARY_SIGNS) == SIGNED_IN

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,8 @@ from gphotos_collector.errors import TemporaryError, UsageError
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Playwright
+
+    from gphotos_collector.events import EventSink
 
 CHROME_CANDIDATES = (
     "/usr/bin/google-chrome-stable",
@@ -37,6 +41,35 @@ HEADLESS_FLAGS = (
     "--no-default-browser-check",
 )
 VIEWPORT = {"width": 1366, "height": 900}
+# Kernel switches that forbid the user namespaces Chrome's sandbox needs (Debian, Ubuntu).
+USERNS_SWITCHES = (
+    ("/proc/sys/kernel/unprivileged_userns_clone", "0", "kernel.unprivileged_userns_clone=0"),
+    ("/proc/sys/user/max_user_namespaces", "0", "user.max_user_namespaces=0"),
+    (
+        "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+        "1",
+        "kernel.apparmor_restrict_unprivileged_userns=1 (Ubuntu 24.04's AppArmor)",
+    ),
+)
+SANDBOX_HELPER = "chrome-sandbox"  # Google Chrome's setuid helper, which needs no namespaces
+
+
+def sandbox_problem(browser: Browser) -> str | None:
+    """Why Chrome's sandbox cannot run here, or None when it can (or may: then we try)."""
+    if os.geteuid() == 0:
+        return "it runs as root, and Chrome's sandbox refuses root: run it as an ordinary user"
+    helper = browser.path.resolve().parent / SANDBOX_HELPER
+    with contextlib.suppress(OSError):
+        if helper.stat().st_uid == 0 and helper.stat().st_mode & stat.S_ISUID:
+            return None
+    for path, forbidding, setting in USERNS_SWITCHES:
+        try:
+            value = Path(path).read_text(encoding="ascii").strip()
+        except OSError:
+            continue
+        if value == forbidding:
+            return f"the kernel forbids the user namespaces Chrome's sandbox needs ({setting})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -120,11 +153,47 @@ def plain_command(browser: Browser, profile: Path, url: str) -> list[str]:
 
 
 async def open_context(
-    playwright: Playwright, browser: Browser, profile: Path, downloads_dir: Path | None = None
+    playwright: Playwright,
+    browser: Browser,
+    profile: Path,
+    downloads_dir: Path | None = None,
+    events: EventSink | None = None,
 ) -> BrowserContext:
-    """A headless persistent context on the profile, ready for downloads."""
+    """A headless persistent context on the profile, ready for downloads; sandboxed
+    wherever the kernel allows it (otherwise the `browser-sandbox-off` event says why)."""
+    problem = sandbox_problem(browser)
+    if problem is None:
+        try:
+            return await _launch(playwright, browser, profile, downloads_dir, sandbox=True)
+        except TemporaryError as error:
+            if "sandbox" not in error.message.lower() and "namespace" not in error.message:
+                raise
+            problem = f"Chrome could not start its sandbox ({error.message.splitlines()[0]})"
+    if events is not None:
+        events.emit(
+            "browser-sandbox-off",
+            reason=problem,
+            message=(
+                f"Chrome runs without its sandbox because {problem}; a page that exploited a "
+                "browser bug could then reach this user's files. Allow unprivileged user "
+                "namespaces (Debian: sysctl kernel.unprivileged_userns_clone=1) or install "
+                "Google Chrome (its setuid sandbox needs none)."
+            ),
+        )
+    return await _launch(playwright, browser, profile, downloads_dir, sandbox=False)
+
+
+async def _launch(
+    playwright: Playwright,
+    browser: Browser,
+    profile: Path,
+    downloads_dir: Path | None,
+    *,
+    sandbox: bool,
+) -> BrowserContext:
     try:
         return await playwright.chromium.launch_persistent_context(
+            chromium_sandbox=sandbox,
             user_data_dir=str(profile),
             executable_path=str(browser.path),
             headless=True,

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gphotos_collector import google_site, page_state
-from gphotos_collector.account import goto
-from gphotos_collector.errors import TemporaryError
 
 if TYPE_CHECKING:
-    from playwright.async_api import Download, Page, Response
+    from playwright.async_api import Download as BrowserDownload
+    from playwright.async_api import Page, Response
 
 PROGRESS_POLL = 0.25
 VIEWER = "viewer"
@@ -41,11 +40,34 @@ class FetchFailed(Exception):
     """A failure worth retrying: server error, reset, stall, slow page."""
 
 
+class StepFailed(FetchFailed):
+    """A step of the contract failed for this item: a changed page, if it goes on."""
+
+    def __init__(self, step: str, target: str, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+        self.target = target
+
+
+@dataclass(frozen=True)
+class Download:
+    """One finished download of an item."""
+
+    path: Path  # on DEST's filesystem
+    suggested_name: str  # from Content-Disposition: data, not a path
+
+
 @dataclass(frozen=True)
 class Fetched:
-    path: Path  # the finished download, on DEST's filesystem
-    suggested_name: str  # from Content-Disposition: data, not a path
+    main: Download  # what Download (Shift+D) gives: for an edited photo, the edited version
+    original: Download | None  # an edited photo's camera original ("Download original")
     taken: datetime | None  # capture time from the info panel, with its zone
+    # Looking for an original failed (the menu): the item is kept, and looked at again.
+    original_failure: StepFailed | None = None
+
+    @property
+    def paths(self) -> list[Path]:
+        return [self.main.path] + ([self.original.path] if self.original else [])
 
 
 def _viewer_signs(item_id: str) -> page_state.Signs:
@@ -68,11 +90,11 @@ def _processing_signs(item_id: str) -> page_state.Signs:
 _INFO_JS = """
 async ([itemScope, dateSelector, timeSelector, openSelector, waitMs]) => {
   const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
+  // Hidden stale copies of the panel (earlier items, earlier pages) never count.
   const inItem = (selector) => {
     for (const root of document.querySelectorAll(itemScope)) {
-      if (root.matches(selector)) return root;
-      const found = root.querySelector(selector);
-      if (found) return found;
+      if (root.matches(selector) && shown(root)) return root;
+      for (const found of root.querySelectorAll(selector)) if (shown(found)) return found;
     }
     return null;
   };
@@ -101,19 +123,54 @@ class SignedOutDuringRun(Exception):
     """The session ended while the run was going on."""
 
 
+def _gone(item_id: str) -> ItemGone:
+    return ItemGone(f"Google Photos has no item {item_id} (deleted?)")
+
+
 async def open_item(page: Page, url: str, item_id: str) -> None:
-    """Open the item's viewer; raise ItemGone, SignedOutDuringRun or FetchFailed."""
+    """Open the item's viewer; raise ItemGone, SignedOutDuringRun or FetchFailed.
+
+    A deleted id is a real HTTP 404 on Google (page.goto raises on the error
+    page Chrome shows): that means gone, not "try again". The caller gives the
+    next item a fresh page, since Chrome's error page may still interrupt this one.
+    """
+    statuses: list[int] = []
+
+    def on_response(response: Response) -> None:
+        with contextlib.suppress(Exception):
+            if response.frame == page.main_frame and response.request.is_navigation_request():
+                statuses.append(response.status)
+
+    page.on("response", on_response)
     try:
-        await goto(page, url, f"item {item_id}")
-    except TemporaryError as error:
-        raise FetchFailed(error.message) from None
+        response = await page.goto(
+            url, wait_until="domcontentloaded", timeout=google_site.PAGE_LOAD_TIMEOUT * 1000
+        )
+    except Exception as error:  # Playwright's Error or TimeoutError
+        text = str(error)
+        if google_site.HTTP_ERROR_PAGE in text and (
+            not statuses or statuses[-1] in google_site.GONE_STATUSES
+        ):
+            raise _gone(item_id) from None
+        first = text.splitlines()[0] if text else type(error).__name__
+        raise FetchFailed(f"could not open item {item_id}: {first}") from None
+    finally:
+        page.remove_listener("response", on_response)
+    if response is not None and response.status in google_site.GONE_STATUSES:
+        raise _gone(item_id)
+    if response is not None and response.status >= 500:
+        raise FetchFailed(f"item {item_id} answered HTTP {response.status}")
     found = await page_state.wait_for(page, _viewer_signs(item_id), google_site.PAGE_LOAD_TIMEOUT)
     if found == NOT_FOUND:
-        raise ItemGone(f"Google Photos has no item {item_id} (deleted?)")
+        raise _gone(item_id)
     if found == page_state.SIGNED_OUT:
         raise SignedOutDuringRun()
     if found == page_state.TIMED_OUT:
-        raise FetchFailed(f"the viewer of item {item_id} did not open")
+        raise StepFailed(
+            google_site.STEP_VIEWER,
+            google_site.VIEWER_SELECTOR,
+            f"the viewer of item {item_id} did not open",
+        )
 
 
 async def step_to(page: Page, item_id: str) -> bool:
@@ -134,7 +191,7 @@ async def step_to(page: Page, item_id: str) -> bool:
         return False
     found = await page_state.wait_for(page, _viewer_signs(item_id), google_site.NEXT_ITEM_TIMEOUT)
     if found == NOT_FOUND:
-        raise ItemGone(f"Google Photos has no item {item_id} (deleted?)")
+        raise _gone(item_id)
     if found == page_state.SIGNED_OUT:
         raise SignedOutDuringRun()
     return found == VIEWER
@@ -163,7 +220,7 @@ NOT_STARTED = "the download did not start"
 
 async def _download_after(
     page: Page, item_id: str, trigger: Callable[[], Awaitable[None]], timeout: float
-) -> Download:
+) -> BrowserDownload:
     """Run trigger (a key, a click) and wait for the download it starts, or its failure."""
     failed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
@@ -179,6 +236,7 @@ async def _download_after(
     processing_task: asyncio.Future[str] | None = None
     try:
         await asyncio.sleep(0)  # let the download listener register before the trigger
+        await page_state.dismiss_dialogs(page)  # a modal dialog swallows the keys
         await trigger()
         processing_task = asyncio.ensure_future(
             page_state.wait_for(page, _processing_signs(item_id), timeout)
@@ -204,7 +262,22 @@ async def _download_after(
             failed.cancel()
 
 
-async def start_download(page: Page, item_id: str, timeout: float) -> Download:
+async def open_more_options(page: Page, item_id: str) -> None:
+    """Click the item's More options button (the last visible one if it is shared)."""
+    scoped = page.locator(f"{google_site.item_scope(item_id)} {google_site.MORE_OPTIONS_SELECTOR}")
+    try:
+        if not await scoped.count():  # a button shared by all items: the one on show
+            scoped = page.locator(google_site.MORE_OPTIONS_SELECTOR).locator("visible=true")
+        await scoped.last.click(timeout=5_000)
+    except Exception as error:
+        raise StepFailed(
+            google_site.STEP_MENU,
+            google_site.MORE_OPTIONS_SELECTOR,
+            f"the More options menu did not open ({str(error).splitlines()[0]})",
+        ) from None
+
+
+async def start_download(page: Page, item_id: str, timeout: float) -> BrowserDownload:
     """Shift+D, and the More options menu if the key did nothing."""
 
     async def press_key() -> None:
@@ -217,16 +290,17 @@ async def start_download(page: Page, item_id: str, timeout: float) -> Download:
             raise
     # The menu route: More options, then the Download entry.
     entry = page.locator(google_site.DOWNLOAD_MENU_ITEM_SELECTOR).first
+    await open_more_options(page, item_id)
     try:
-        scoped = page.locator(
-            f"{google_site.item_scope(item_id)} {google_site.MORE_OPTIONS_SELECTOR}"
-        )
-        if not await scoped.count():  # a button shared by all items: the one on show
-            scoped = page.locator(google_site.MORE_OPTIONS_SELECTOR).locator("visible=true")
-        await scoped.last.click(timeout=5_000)
         await entry.wait_for(timeout=5_000)
-    except Exception as error:  # no menu either: report what the key did not do
-        raise FetchFailed(f"{NOT_STARTED} ({str(error).splitlines()[0]})") from None
+    except Exception as error:  # no menu entry either: report what the key did not do
+        with contextlib.suppress(Exception):
+            await page.keyboard.press(google_site.MENU_CLOSE_KEY)
+        raise StepFailed(
+            google_site.STEP_DOWNLOAD,
+            f"{google_site.DOWNLOAD_KEY}, {google_site.DOWNLOAD_MENU_ITEM_SELECTOR}",
+            f"{NOT_STARTED} ({str(error).splitlines()[0]})",
+        ) from None
 
     async def click_entry() -> None:
         await entry.click(timeout=5_000)
@@ -234,7 +308,7 @@ async def start_download(page: Page, item_id: str, timeout: float) -> Download:
     return await _download_after(page, item_id, click_entry, timeout)
 
 
-def _progress_file(download: Download) -> Path | None:
+def _progress_file(download: BrowserDownload) -> Path | None:
     """Where Chrome writes this download while it arrives (<path>.crdownload)."""
     # Playwright names the final file after Chrome's download guid; it is not public API.
     impl: Any = getattr(download, "_impl_obj", None)
@@ -259,7 +333,9 @@ def _bytes_so_far(progress_file: Path | None, downloads_dir: Path) -> int:
     return total
 
 
-async def finish_download(download: Download, downloads_dir: Path, stall_timeout: float) -> Path:
+async def finish_download(
+    download: BrowserDownload, downloads_dir: Path, stall_timeout: float
+) -> Path:
     """Wait while bytes keep arriving; cancel after stall_timeout without progress."""
     path_task = asyncio.ensure_future(download.path())
     progress_file = _progress_file(download)
@@ -286,6 +362,67 @@ async def finish_download(download: Download, downloads_dir: Path, stall_timeout
         await asyncio.gather(path_task, return_exceptions=True)
 
 
+async def _finished(
+    page: Page,
+    item_id: str,
+    downloads_dir: Path,
+    stall_timeout: float,
+    started: Awaitable[BrowserDownload],
+) -> Download:
+    """Wait for a started download to finish; delete what it left on any failure."""
+    download = await started
+    try:
+        path = await finish_download(download, downloads_dir, stall_timeout)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await download.delete()
+        raise
+    return Download(path=path, suggested_name=download.suggested_filename)
+
+
+async def fetch_original(
+    page: Page, item_id: str, downloads_dir: Path, stall_timeout: float, data_loaded: bool
+) -> Download | None:
+    """An edited photo's camera original through More options, or None if not edited.
+
+    The "Download original" entry exists only for edited items and only once
+    the item's data has loaded (`data_loaded`: the info panel showed it has).
+    """
+    if not data_loaded:
+        await asyncio.sleep(google_site.ITEM_DATA_WAIT)
+    await page_state.dismiss_dialogs(page)
+    await open_more_options(page, item_id)
+    entry = page.locator(google_site.DOWNLOAD_ORIGINAL_MENU_ITEM_SELECTOR).locator("visible=true")
+    if not await entry.count():
+        await page.keyboard.press(google_site.MENU_CLOSE_KEY)
+        return None
+
+    async def click_entry() -> None:
+        await entry.first.click(timeout=5_000)
+
+    started = _download_after(page, item_id, click_entry, google_site.DOWNLOAD_START_TIMEOUT)
+    return await _finished(page, item_id, downloads_dir, stall_timeout, started)
+
+
+async def show_item(
+    page: Page,
+    *,
+    base_url: str,
+    account_index: int,
+    item_id: str,
+    view: str = google_site.VIEW_GRID,
+    after: str | None = None,
+) -> datetime | None:
+    """Show the item in the viewer; its capture time from the info panel, or None.
+
+    `after` is the item the page's viewer shows now, when item_id follows it in
+    `view`: then the viewer steps to it instead of loading the app again.
+    """
+    if not (after and after in page.url and await step_to(page, item_id)):
+        await open_item(page, google_site.item_url(base_url, account_index, item_id, view), item_id)
+    return await read_taken(page, item_id)
+
+
 async def fetch_item(
     page: Page,
     *,
@@ -294,21 +431,27 @@ async def fetch_item(
     item_id: str,
     downloads_dir: Path,
     stall_timeout: float,
+    view: str = google_site.VIEW_GRID,
     after: str | None = None,
 ) -> Fetched:
-    """Open one item and download its original; the caller places the file.
-
-    `after` is the item the page's viewer shows now, when item_id follows it in
-    the grid: then the viewer steps to it instead of loading the app again.
-    """
-    if not (after and after in page.url and await step_to(page, item_id)):
-        await open_item(page, google_site.item_url(base_url, account_index, item_id), item_id)
-    taken = await read_taken(page, item_id)
-    download = await start_download(page, item_id, google_site.DOWNLOAD_START_TIMEOUT)
+    """Open one item and download it, and an edited photo's original; the caller places them."""
+    taken = await show_item(
+        page,
+        base_url=base_url,
+        account_index=account_index,
+        item_id=item_id,
+        view=view,
+        after=after,
+    )
+    started = start_download(page, item_id, google_site.DOWNLOAD_START_TIMEOUT)
+    main = await _finished(page, item_id, downloads_dir, stall_timeout, started)
     try:
-        path = await finish_download(download, downloads_dir, stall_timeout)
+        original = await fetch_original(
+            page, item_id, downloads_dir, stall_timeout, data_loaded=taken is not None
+        )
+    except StepFailed as failure:  # the download is safe; its original is looked for later
+        return Fetched(main=main, original=None, taken=taken, original_failure=failure)
     except BaseException:
-        with contextlib.suppress(Exception):
-            await download.delete()
+        main.path.unlink(missing_ok=True)
         raise
-    return Fetched(path=path, suggested_name=download.suggested_filename, taken=taken)
+    return Fetched(main=main, original=original, taken=taken)

@@ -20,6 +20,8 @@ class ExitCode(IntEnum):
     ITEMS_FAILED = 4  # the run finished but some items failed after retries
     LOCKED = 5  # another run holds the lock: nothing was touched
     TEMPORARY = 6  # the site or the browser failed in a way that may pass
+    VERIFY_FAILED = 7  # verify: recorded files are missing or changed on disk
+    PAGE_CHANGED = 8  # Google's page changed: a step the backup needs fails (run doctor)
 
 
 class CollectorError(Exception):
@@ -46,11 +48,17 @@ class SignedOutError(CollectorError):
     exit_code = ExitCode.SIGNED_OUT
 
     def __init__(
-        self, message: str, *, profile: str | None = None, account: str | None = None
+        self,
+        message: str,
+        *,
+        profile: str | None = None,
+        account: str | None = None,
+        asks: str | None = None,
     ) -> None:
         super().__init__(message)
         self.profile = profile
         self.account = account  # the Google account, when known (from an earlier run)
+        self.asks = asks  # what a sign-in interstitial asks a person for, if that was it
 
 
 class ItemsFailedError(CollectorError):
@@ -73,7 +81,25 @@ class TemporaryError(CollectorError):
     transient = True
 
 
+class PageChangedError(CollectorError):
+    """A step of Google's web app fails the same way item after item: the page changed."""
+
+    exit_code = ExitCode.PAGE_CHANGED
+
+    def __init__(self, message: str, *, step: str, target: str) -> None:
+        super().__init__(message)
+        self.step = step  # the contract's step (e.g. "the More options menu")
+        self.target = target  # its selector, URL or key
+
+
 class NotMountedError(TemporaryError):
     """DEST's share is not mounted: the next run may find it, retrying now will not."""
+
+    retry_now = False
+
+
+class DestUnwritableError(TemporaryError):
+    """DEST's disk is full or read-only: not a bug, not failed items; the next run carries
+    on once a person frees space or remounts it (retrying within minutes would not help)."""
 
     retry_now = False

@@ -25,6 +25,25 @@ SIGNED_OUT_URL_PATTERNS = (
 )
 ITEM_ID_IN_URL = re.compile(r"/photo/([A-Za-z0-9_-]+)")
 
+# Views: the sources of item ids, each a grid of the same structure.
+VIEW_GRID = "grid"  # the library by date taken, newest first (not archived items)
+VIEW_RECENT = "recently-added"  # the library by upload time, newest first
+VIEW_ARCHIVE = "archive"  # archived items, by date taken
+VIEW_PATHS = {VIEW_GRID: "", VIEW_RECENT: "/search/_tra_", VIEW_ARCHIVE: "/archive"}
+
+# Sign-in interstitials: a signed-in profile that Google asks for a person.
+INTERSTITIALS = (
+    (re.compile(r"confirmidentifier", re.I), "Google asks to confirm it is you"),
+    (re.compile(r"signinchooser|AccountChooser", re.I), "Google shows its account chooser"),
+    (re.compile(r"/challenge/dp\b", re.I), "Google asks to approve the sign-in on another device"),
+    (
+        re.compile(r"shadowdisambiguate", re.I),
+        "Google asks which account to use (Workspace or personal)",
+    ),
+    (re.compile(r"speedbump/passkeyenrollment", re.I), "Google offers to create a passkey"),
+    (re.compile(r"/signin/rejected\b", re.I), "Google rejected the sign-in in this browser"),
+)
+
 
 def account_prefix(account_index: int) -> str:
     """The path prefix of the n-th signed-in account ('' for the first)."""
@@ -32,12 +51,27 @@ def account_prefix(account_index: int) -> str:
 
 
 def library_url(base_url: str, account_index: int) -> str:
-    return f"{base_url.rstrip('/')}{account_prefix(account_index)}/?{UI_LANGUAGE_QUERY}"
+    return view_url(base_url, account_index, VIEW_GRID)
 
 
-def item_url(base_url: str, account_index: int, item_id: str) -> str:
-    prefix = account_prefix(account_index)
+def view_url(base_url: str, account_index: int, view: str) -> str:
+    """The grid of one view: the library, Recently added or the Archive."""
+    path = VIEW_PATHS[view] or "/"
+    return f"{base_url.rstrip('/')}{account_prefix(account_index)}{path}?{UI_LANGUAGE_QUERY}"
+
+
+def item_url(base_url: str, account_index: int, item_id: str, view: str = VIEW_GRID) -> str:
+    """An item's viewer inside a view: ArrowRight then steps in that view's order."""
+    prefix = account_prefix(account_index) + VIEW_PATHS[view]
     return f"{base_url.rstrip('/')}{prefix}/photo/{item_id}?{UI_LANGUAGE_QUERY}"
+
+
+def interstitial_of(url: str) -> str | None:
+    """What Google asks for, when the URL is one of its sign-in interstitials."""
+    for pattern, meaning in INTERSTITIALS:
+        if pattern.search(url):
+            return meaning
+    return None
 
 
 def login_url(base_url: str) -> str:
@@ -45,7 +79,8 @@ def login_url(base_url: str) -> str:
 
 
 def is_signed_out_url(url: str) -> bool:
-    return any(pattern.search(url) for pattern in SIGNED_OUT_URL_PATTERNS)
+    """Signed out, or stopped at an interstitial that needs a person: either way, no backup."""
+    return any(p.search(url) for p in SIGNED_OUT_URL_PATTERNS) or interstitial_of(url) is not None
 
 
 def serves_account(url: str, account_index: int) -> bool:
@@ -63,8 +98,27 @@ ACCOUNT_LABEL = re.compile(
 )
 
 # --- Library grid -----------------------------------------------------------
+# Earlier pages stay in the DOM, hidden: only the visible container counts.
 SCROLL_CONTAINER_SELECTOR = '[role="main"]'
 GRID_ITEM_SELECTOR = 'a[href*="/photo/"]'
+# Is an element shown? (display:none has no boxes; visibility is inherited.)
+IS_SHOWN_JS = "(e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden'"
+
+# --- Dialogs over the app (storage full, upsells) -----------------------------
+# Language-independent action codes; a dialog is cancelled, never confirmed.
+DIALOG_CANCEL_SELECTOR = '[data-mdc-dialog-action="IbE0S"]'
+DIALOG_CONFIRM_SELECTOR = '[data-mdc-dialog-action="EBS5u"]'  # never clicked
+# Clicks every shown cancel button; returns how many it clicked.
+DISMISS_DIALOGS_JS = f"""
+(selector) => {{
+  const shown = {IS_SHOWN_JS};
+  let clicked = 0;
+  for (const button of document.querySelectorAll(selector)) {{
+    if (shown(button)) {{ button.click(); clicked++; }}
+  }}
+  return clicked;
+}}
+"""
 # "Photo - Landscape - Jul 15, 2010, 2:10:48 PM" (English with hl=en).
 GRID_LABEL = re.compile(
     r"^(?P<kind>Photo|Video)\b.*?-\s*"
@@ -79,6 +133,11 @@ DOWNLOAD_KEY = "Shift+D"
 NEXT_ITEM_KEY = "ArrowRight"  # in the viewer: the next item in grid order (older)
 MORE_OPTIONS_SELECTOR = '[aria-label="More options"]'
 DOWNLOAD_MENU_ITEM_SELECTOR = '[aria-label="Download - Shift+D"]'
+# Only for edited items, once the item's data has loaded: the camera original.
+DOWNLOAD_ORIGINAL_MENU_ITEM_SELECTOR = '[aria-label="Download original"]'
+MENU_CLOSE_KEY = "Escape"
+# Takeout's name for the edited copy beside the original (immich-go and gpth know it).
+EDITED_SUFFIX = "-edited"
 OPEN_INFO_SELECTOR = '[aria-label="Open info"]'
 INFO_FILENAME_SELECTOR = '[aria-label^="Filename:"]'
 INFO_DATE_SELECTOR = '[aria-label^="Date taken:"]'
@@ -89,6 +148,21 @@ INFO_ZONE = re.compile(r"GMT(?:(?P<sign>[+-])(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?)?
 # User-facing sentences: only present in the page once shown (hl=en).
 PROCESSING_TEXT = "Your video will be ready soon"
 NOT_FOUND_TEXT = "No webpage was found for the web address"
+# page.goto's error for an HTTP error page with no body: a deleted id is a real 404.
+HTTP_ERROR_PAGE = "ERR_HTTP_RESPONSE_CODE_FAILURE"
+GONE_STATUSES = frozenset({404, 410})
+
+# --- Steps of the contract, by name (what doctor checks and a stopped run names) ---
+STEP_ACCOUNT = "the signed-in account"
+STEP_VIEW = {
+    VIEW_GRID: "the library grid",
+    VIEW_RECENT: "Recently added",
+    VIEW_ARCHIVE: "the Archive",
+}
+STEP_VIEWER = "the item viewer"
+STEP_INFO = "the info panel"
+STEP_MENU = "the More options menu"
+STEP_DOWNLOAD = "Download (Shift+D, or More options > Download)"
 
 # --- Waits (seconds) --------------------------------------------------------
 PAGE_LOAD_TIMEOUT = 45.0  # a page (grid or viewer) reaching a known state
@@ -100,6 +174,9 @@ GRID_SETTLE_TIME = 1.5  # no new anchor for this long at the bottom: end of grid
 FULL_SCAN_SETTLE_TIME = 5.0
 GRID_STEP_TIMEOUT = 10.0  # wait for the grid to show more after a scroll
 KNOWN_RUN_TO_STOP = 30  # this many already-known ids in a row: nothing older is new
+# The item's data (and with it the Download original entry) arrives a moment after
+# the viewer; without an info panel to show it has, wait this long before the menu.
+ITEM_DATA_WAIT = 0.6
 
 
 def item_scope(item_id: str) -> str:

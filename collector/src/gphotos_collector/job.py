@@ -30,7 +30,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import gphotos_collector.sync as sync_stage
-from gphotos_collector.errors import CollectorError, ExitCode, LockedError, UsageError
+from gphotos_collector.errors import (
+    CollectorError,
+    ExitCode,
+    LockedError,
+    SignedOutError,
+    UsageError,
+)
 from gphotos_collector.events import (
     EventSink,
     NullSink,
@@ -57,7 +63,9 @@ DEFAULT_RETRY_DELAY = 60.0  # seconds before the 2nd attempt; doubles after each
 DEFAULT_SLOT_WAIT = 4 * 3600.0
 # Worth another attempt in the same run; a signed-out profile or bad config never is.
 RETRYABLE = frozenset({ExitCode.ITEMS_FAILED, ExitCode.TEMPORARY})
-NEVER_RETRIED = frozenset({ExitCode.USAGE, ExitCode.SIGNED_OUT, ExitCode.LOCKED})
+NEVER_RETRIED = frozenset(
+    {ExitCode.USAGE, ExitCode.SIGNED_OUT, ExitCode.LOCKED, ExitCode.PAGE_CHANGED}
+)
 INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C (SIGINT)
 
 
@@ -124,6 +132,11 @@ def default_lock_path(dest: Path, *, create: bool = True) -> Path | None:
     """The lock lives with the library it protects, in DEST's state folder (made now if
     missing, as the sync would, so that two first runs still exclude each other)."""
     folder = state_dir(dest)
+    if folder.is_symlink():  # never followed: nothing is written outside DEST
+        raise UsageError(
+            f"{folder} is a symbolic link: the collector never writes through links or "
+            f"outside DEST; remove it (`rm {folder}`) and run again."
+        )
     if create and not folder.is_dir() and dest.parent.is_dir():
         with contextlib.suppress(OSError):  # the sync reports an unusable DEST clearly
             dest.mkdir(mode=0o750, exist_ok=True)
@@ -232,9 +245,14 @@ class NightlyJob:
         tries = plural(outcome.attempts, "attempt")
         if code == ExitCode.SIGNED_OUT:
             hint = self.refresh_hint()
+            asks = error.asks if isinstance(error, SignedOutError) else None
+            if asks:
+                return f"{who} must sign in again ({asks}), nothing was backed up: {hint}"
             return f"{who} is signed out of Google Photos, nothing was backed up: {hint}"
         if code == ExitCode.USAGE:
             return f"{who}: nothing was backed up, fix the configuration: {message}"
+        if code == ExitCode.PAGE_CHANGED:
+            return f"{who}: Google's page changed, the backup stopped: {message}"
         if code == ExitCode.LOCKED:
             return f"{who}: {message}"
         if isinstance(error, SlotsBusyError):
@@ -273,6 +291,16 @@ class NightlyJob:
             f"(not downloadable now), {summary.failed} failed, {human_bytes(summary.bytes)} in "
             f"{summary.seconds:.0f} s{after}"
         )
+        if summary.failing_for_good:
+            named = "; ".join(
+                f"{item['id']} ({item['nights']} nights: {item['error']})"
+                for item in summary.failing_for_good[:10]
+            )
+            line += (
+                f"; {plural(len(summary.failing_for_good), 'item')} failing for good, tried "
+                f"again every night but no longer failing the run: {named}. If Google's own web "
+                "app cannot download it either, nothing can be done here; otherwise report it"
+            )
         return line + "\n" + json.dumps({"summary": asdict(summary), "rid": self.rid}) + "\n"
 
     # Pings --------------------------------------------------------------------

@@ -1,9 +1,13 @@
-"""List stage: walk the library grid from the newest item and find item ids.
+"""List stage: walk one view's grid from the top and find item ids.
 
-The grid is virtualised (only a window of anchors is in the DOM), so ids are
-collected while scrolling the `role=main` container, in grid order. An
-incremental run stops at the first run of already-known ids; a full scan goes
-to the end, which is detected by the grid no longer growing at the bottom.
+Each view (the library by date taken, Recently added by upload time, the
+Archive) is a grid of the same structure, so one lister serves them all. The
+grid is virtualised (only a window of anchors is in the DOM), so ids are
+collected while scrolling the visible `role=main` container (the app keeps
+earlier copies hidden in the page: they never count). An incremental run stops
+at the first run of already-known ids; otherwise a listing ends only for a
+positive reason: the visible container is at its bottom and stays there after
+the app had time to load more. Anything else is an error naming the view.
 """
 
 from __future__ import annotations
@@ -23,37 +27,58 @@ if TYPE_CHECKING:
 POLL_INTERVAL = 0.1
 SCROLL_FRACTION = 0.8  # of a viewport per step: consecutive windows overlap
 
-# The anchors in DOM order, how many are in view, and where the scroller stands.
-_SNAPSHOT_JS = """
-([mainSelector, itemSelector]) => {
-  const main = document.querySelector(mainSelector);
-  const root = main || document;
-  const anchors = Array.from(root.querySelectorAll(itemSelector));
-  const scroller = main || document.scrollingElement;
-  const box = main ? main.getBoundingClientRect() : {top: 0, bottom: window.innerHeight};
-  let visible = 0;
-  for (const a of anchors) {
-    const r = a.getBoundingClientRect();
-    if (r.bottom > box.top && r.top < box.bottom && r.height > 0) visible++;
-  }
-  return {
-    items: anchors.map(a => [a.href, a.getAttribute("aria-label") || ""]),
-    visible: visible,
-    top: scroller ? scroller.scrollTop : 0,
-    height: scroller ? scroller.scrollHeight : 0,
-    view: scroller ? scroller.clientHeight : 0,
-  };
-}
+# The visible scroll container: hidden stale copies of earlier pages never count.
+_VISIBLE_MAIN_JS = f"""
+(mainSelector) => {{
+  const shown = {google_site.IS_SHOWN_JS};
+  return [...document.querySelectorAll(mainSelector)].filter(shown).pop() || null;
+}}
 """
 
-_SCROLL_JS = """
-([mainSelector, fraction]) => {
-  const scroller = document.querySelector(mainSelector) || document.scrollingElement;
-  if (!scroller) return;
-  scroller.scrollTop = scroller.scrollTop + Math.max(1, scroller.clientHeight * fraction);
-  scroller.dispatchEvent(new Event("scroll"));
-}
+# The visible container's anchors in DOM order, how many are in view, and where
+# the scroller stands; found=false when no visible container exists (yet).
+_SNAPSHOT_JS = f"""
+([mainSelector, itemSelector, dialogCancel]) => {{
+  ({google_site.DISMISS_DIALOGS_JS})(dialogCancel);
+  const main = ({_VISIBLE_MAIN_JS})(mainSelector);
+  if (!main) return {{items: [], visible: 0, top: 0, height: 0, view: 0, found: false}};
+  const shown = {google_site.IS_SHOWN_JS};
+  const anchors = Array.from(main.querySelectorAll(itemSelector)).filter(shown);
+  const box = main.getBoundingClientRect();
+  let visible = 0;
+  for (const a of anchors) {{
+    const r = a.getBoundingClientRect();
+    if (r.bottom > box.top && r.top < box.bottom && r.height > 0) visible++;
+  }}
+  return {{
+    items: anchors.map(a => [a.href, a.getAttribute("aria-label") || ""]),
+    visible: visible,
+    top: main.scrollTop,
+    height: main.scrollHeight,
+    view: main.clientHeight,
+    found: true,
+  }};
+}}
 """
+
+_SCROLL_JS = f"""
+([mainSelector, fraction]) => {{
+  const main = ({_VISIBLE_MAIN_JS})(mainSelector);
+  if (!main) return;
+  main.scrollTop = main.scrollTop + Math.max(1, main.clientHeight * fraction);
+  main.dispatchEvent(new Event("scroll"));
+}}
+"""
+
+
+class ListingError(Exception):
+    """A view's listing stopped for no positive reason: it cannot be trusted as whole."""
+
+    def __init__(self, view: str, why: str, *, target: str, empty: bool) -> None:
+        super().__init__(f"listing {view} stopped: {why}")
+        self.view = view
+        self.target = target  # the selector that found nothing more
+        self.empty = empty  # not one item (or no container) seen: the page changed?
 
 
 @dataclass(frozen=True)
@@ -65,6 +90,7 @@ class ListedItem:
 
 @dataclass
 class ListResult:
+    view: str = google_site.VIEW_GRID
     seen: list[str] = field(default_factory=list)  # every id met, in grid order
     new: int = 0
     known: int = 0  # already-known ids met in the date window
@@ -78,6 +104,7 @@ class _Snapshot:
     top: float
     height: float
     view: float
+    found: bool  # a visible container exists
 
     @property
     def at_bottom(self) -> bool:
@@ -86,7 +113,12 @@ class _Snapshot:
 
 async def _snapshot(page: Page) -> _Snapshot:
     raw: dict[str, Any] = await page.evaluate(
-        _SNAPSHOT_JS, [google_site.SCROLL_CONTAINER_SELECTOR, google_site.GRID_ITEM_SELECTOR]
+        _SNAPSHOT_JS,
+        [
+            google_site.SCROLL_CONTAINER_SELECTOR,
+            google_site.GRID_ITEM_SELECTOR,
+            google_site.DIALOG_CANCEL_SELECTOR,
+        ],
     )
     return _Snapshot(
         items=[(str(h), str(lbl)) for h, lbl in raw["items"]],
@@ -94,6 +126,7 @@ async def _snapshot(page: Page) -> _Snapshot:
         top=float(raw["top"]),
         height=float(raw["height"]),
         view=float(raw["view"]),
+        found=bool(raw["found"]),
     )
 
 
@@ -109,20 +142,25 @@ async def list_items(
     *,
     is_known: Callable[[str], bool],
     on_new: Callable[[ListedItem, bool], Awaitable[None]],
+    view: str = google_site.VIEW_GRID,
     stop_after_known: int | None = google_site.KNOWN_RUN_TO_STOP,
     settle_time: float = google_site.GRID_SETTLE_TIME,
     since: date | None = None,
     until: date | None = None,
+    max_seen: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> ListResult:
-    """Walk the open library grid newest first, calling on_new for each new item.
+    """Walk the open grid of `view` from its top, calling on_new for each new item.
 
     on_new's second argument says whether the item directly follows the
     previous new one in the grid (a viewer can step from one to the other).
     The walk stops after `stop_after_known` known ids in a row (None: never),
-    or at the end of the grid: the bottom, with nothing new for `settle_time`.
+    after `max_seen` ids, or at the end of the grid: the bottom of the visible
+    container, with nothing new for `settle_time`. A grid that stops loading
+    raises ListingError. `since` stops at older items only in date-ordered views.
     """
-    result = ListResult()
+    result = ListResult(view=view)
+    date_ordered = view != google_site.VIEW_RECENT
     seen: set[str] = set()
     known_run = 0
     follows = False  # the previous grid item was new
@@ -142,7 +180,7 @@ async def list_items(
             result.seen.append(item_id)
             kind, label_time = google_site.parse_grid_label(label)
             item = ListedItem(item_id, kind, label_time)
-            if since and label_time and label_time.date() < since:
+            if date_ordered and since and label_time and label_time.date() < since:
                 return result  # the grid is newest first: the rest is older still
             if not _in_window(item, since, until):
                 follows = False
@@ -158,20 +196,30 @@ async def list_items(
             result.new += 1
             await on_new(item, follows)
             follows = True
+            if max_seen is not None and len(result.seen) >= max_seen:
+                return result
+        if max_seen is not None and len(result.seen) >= max_seen:
+            return result
         if on_progress is not None:
             on_progress(len(result.seen))
         now = time.monotonic()
         if changed:
             last_change = now
-        if snap.at_bottom:
+        if snap.found and snap.at_bottom:
             # Nothing below: wait a little for the app to load more, else it is the end.
             if now - last_change >= settle_time:
                 result.reached_end = True
                 return result
-        elif snap.visible:
+        elif snap.found and snap.visible:
             await page.evaluate(
                 _SCROLL_JS, [google_site.SCROLL_CONTAINER_SELECTOR, SCROLL_FRACTION]
             )
         elif now - last_change >= google_site.GRID_STEP_TIMEOUT:
-            raise TimeoutError("the library grid stopped loading while scrolling")
+            if snap.found:
+                why = f"the grid stopped loading after {len(result.seen)} items"
+                target = google_site.GRID_ITEM_SELECTOR
+            else:
+                why = f"no visible grid ({google_site.SCROLL_CONTAINER_SELECTOR}) on {page.url}"
+                target = google_site.SCROLL_CONTAINER_SELECTOR
+            raise ListingError(view, why, target=target, empty=not result.seen)
         await asyncio.sleep(POLL_INTERVAL)

@@ -22,21 +22,23 @@ SIGNED_OUT = "signed-out"
 TIMED_OUT = "timed-out"
 
 # Returns the name of the first sign present in the page, or null. A sentence
-# counts only where it is shown (innerText skips hidden elements).
-_PROBE_JS = """
-([selectors, texts, textScope]) => {
-  for (const [name, selector] of selectors) {
+# counts only where it is shown (innerText skips hidden elements). A dialog over
+# the app is cancelled on the way (never confirmed).
+_PROBE_JS = f"""
+([selectors, texts, textScope, dialogCancel]) => {{
+  ({google_site.DISMISS_DIALOGS_JS})(dialogCancel);
+  for (const [name, selector] of selectors) {{
     if (document.querySelector(selector)) return name;
-  }
-  if (texts.length && document.body) {
+  }}
+  if (texts.length && document.body) {{
     const roots = textScope ? [...document.querySelectorAll(textScope)] : [document.body];
     const shown = roots.map((root) => root.innerText || "").join(" ");
-    for (const [name, text] of texts) {
+    for (const [name, text] of texts) {{
       if (shown.includes(text)) return name;
-    }
-  }
+    }}
+  }}
   return null;
-}
+}}
 """
 
 
@@ -55,13 +57,29 @@ async def probe(page: Page, signs: Signs) -> str | None:
         return SIGNED_OUT
     try:
         found = await page.evaluate(
-            _PROBE_JS, [list(signs.selectors), list(signs.texts), signs.text_scope]
+            _PROBE_JS,
+            [
+                list(signs.selectors),
+                list(signs.texts),
+                signs.text_scope,
+                google_site.DIALOG_CANCEL_SELECTOR,
+            ],
         )
     except Exception as error:  # the page navigated while we looked: look again
         if "context was destroyed" in str(error) or "navigat" in str(error):
             return None
         raise
     return str(found) if found else None
+
+
+async def dismiss_dialogs(page: Page) -> int:
+    """Cancel any dialog shown over the app; how many were cancelled."""
+    try:
+        return int(
+            await page.evaluate(google_site.DISMISS_DIALOGS_JS, google_site.DIALOG_CANCEL_SELECTOR)
+        )
+    except Exception:  # the page navigated meanwhile: nothing to cancel there
+        return 0
 
 
 async def wait_for(page: Page, signs: Signs, timeout: float) -> str:

@@ -12,6 +12,7 @@ import errno
 import hashlib
 import os
 import shutil
+import stat
 import unicodedata
 import zipfile
 from collections.abc import Callable
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from gphotos_collector.state import PlacedFile
+from gphotos_collector import google_site
+from gphotos_collector.state import EDITED, MEDIA, ORIGINAL, PlacedFile
 
 CHUNK = 1024 * 1024
 MAX_NAME_BYTES = 200  # leaves room for " (n)" under the usual 255-byte limit
@@ -92,6 +94,13 @@ def numbered(name: str, number: int) -> str:
     return f"{stem} ({number}){extension}"
 
 
+def edited_name(original_name: str, edited_download_name: str) -> str:
+    """<stem>-edited<ext>: the original's stem, the edited file's own extension."""
+    stem, extension = _split_extension(original_name)
+    _, edited_extension = _split_extension(edited_download_name)
+    return f"{stem}{google_site.EDITED_SUFFIX}{edited_extension or extension}"
+
+
 def folder_for(taken: datetime | None) -> str:
     if taken is None:
         return UNDATED_FOLDER
@@ -122,16 +131,24 @@ def hash_and_sync(path: Path) -> tuple[int, str]:
 
 
 def _same_content(path: Path, size: int, sha256: str) -> bool:
+    """A regular file (never a link) with these bytes."""
     try:
-        if path.stat().st_size != size:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode) or status.st_size != size:
             return False
         digest = hashlib.sha256()
-        with open(path, "rb") as handle:
+        with os.fdopen(fd, "rb", closefd=False) as handle:
             while chunk := handle.read(CHUNK):
                 digest.update(chunk)
         return digest.hexdigest() == sha256
     except OSError:
         return False
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -142,6 +159,7 @@ class StagedFile:
     name: str  # already sanitised
     size: int
     sha256: str
+    role: str = MEDIA
 
 
 class Placer:
@@ -154,17 +172,31 @@ class Placer:
         self._reserved: set[str] = set()  # placed, not yet recorded in the state
 
     # --- stage: from a download to checked temporary files ------------------
-    def stage(self, item_id: str, download: Path, suggested_name: str) -> list[StagedFile]:
+    def stage(
+        self, item_id: str, download: Path, suggested_name: str, role: str = MEDIA
+    ) -> list[StagedFile]:
         """Check a finished download and turn it into staged files (a zip is extracted)."""
         size = download.stat().st_size
         if size == 0:
             raise IncompleteDownload("the download is empty")
         if suggested_name.lower().endswith(".zip") or _starts_like_zip(download):
             return self._stage_zip(item_id, download)
-        staged = self.tmp_dir / f"{item_id}.part"
+        staged = self.tmp_dir / f"{item_id}.{role}.part"
         download.replace(staged)
         size, sha256 = hash_and_sync(staged)
-        return [StagedFile(staged, safe_name(suggested_name, item_id), size, sha256)]
+        return [StagedFile(staged, safe_name(suggested_name, item_id), size, sha256, role)]
+
+    def stage_edited(
+        self, item_id: str, edited: Path, edited_download_name: str, original: Path, name: str
+    ) -> list[StagedFile]:
+        """An edited photo: its original under its own name, the edited one as <stem>-edited."""
+        staged = self.stage(item_id, original, name, ORIGINAL)
+        try:
+            staged += self.stage(item_id, edited, edited_name(name, edited_download_name), EDITED)
+        except BaseException:
+            self.discard(staged)
+            raise
+        return staged
 
     def _stage_zip(self, item_id: str, download: Path) -> list[StagedFile]:
         """A live/motion photo: the still and the video inside one zip."""
@@ -216,40 +248,96 @@ class Placer:
         _fsync_dir(folder)
         if taken is not None:
             timestamp = taken.timestamp()
-            os.utime(target, (timestamp, timestamp))
-        return PlacedFile(relative, staged.size, staged.sha256)
+            os.utime(target, (timestamp, timestamp), follow_symlinks=False)
+        return PlacedFile(relative, staged.size, staged.sha256, staged.role)
 
-    def _place_as(self, staged: StagedFile, name: str, folder_rel: str) -> str:
-        """Link under name, or name (1), (2)...; the relative path it got."""
+    def split_edited(
+        self,
+        recorded: list[PlacedFile],
+        original: StagedFile,
+        taken: datetime | None,
+        record_move: Callable[[str, str], None],
+    ) -> PlacedFile:
+        """An item backed up by release 0.1 turns out edited: keep its original too.
+
+        Its recorded file (the edited version) gets the name <stem>-edited beside
+        it (a hard link first, then the state is told), and the original takes
+        the old name, or a free one. Each step can be interrupted and redone.
+        """
+        done = [f for f in recorded if f.role == EDITED]
+        if not done:
+            media = [f for f in recorded if f.role == MEDIA]
+            if len(media) != 1:  # not a single photo: place the original beside it
+                return self.place(original, taken)
+            current = media[0]
+            folder_rel = current.path.rpartition("/")[0]
+            edited_staged = StagedFile(
+                self.dest / current.path,
+                safe_name(edited_name(original.name, current.path.rpartition("/")[2]), "edited"),
+                current.size,
+                current.sha256,
+                EDITED,
+            )
+            new_path = self._place_as(edited_staged, edited_staged.name, folder_rel, keep=True)
+            _fsync_dir(self.dest / folder_rel)
+            record_move(current.path, new_path)
+            done = [PlacedFile(new_path, current.size, current.sha256, EDITED)]
+        edited_file = self.dest / done[0].path
+        folder_rel = done[0].path.rpartition("/")[0]
+        old = self.dest / folder_rel / original.name
+        old_relative = f"{folder_rel}/{original.name}"
+        # The old name, if it is still our own extra link to the edited bytes, is reused.
+        if not self._is_claimed(old_relative) and _same_inode(old, edited_file):
+            original.tmp_path.replace(old)
+            _fsync_dir(old.parent)
+            if taken is not None:
+                os.utime(old, (taken.timestamp(), taken.timestamp()), follow_symlinks=False)
+            return PlacedFile(old_relative, original.size, original.sha256, ORIGINAL)
+        return self.place(original, taken)
+
+    def _place_as(
+        self, staged: StagedFile, name: str, folder_rel: str, *, keep: bool = False
+    ) -> str:
+        """Link under name, or name (1), (2)...; the relative path it got.
+
+        keep: the source stays where it is (a second name for a placed file).
+        """
         for number in range(MAX_COLLISIONS):
             relative = f"{folder_rel}/{numbered(name, number)}"
             if relative.casefold() in self._reserved or self._is_claimed(relative):
                 continue
             target = self.dest / relative
-            if self._link(staged.tmp_path, target):
+            if self._link(staged.tmp_path, target, keep=keep):
                 return relative
             # An unclaimed identical file is ours, from a run killed before it recorded it.
             if _same_content(target, staged.size, staged.sha256):
-                staged.tmp_path.unlink(missing_ok=True)
+                if not keep:
+                    staged.tmp_path.unlink(missing_ok=True)
                 return relative
         raise IncompleteDownload(f"no free name for {name} in {self.dest / folder_rel}")
 
     def _make_folder(self, folder: Path) -> None:
-        """Create DEST/YYYY/MM; a new folder's entry is flushed in its parent too."""
-        if folder.is_dir():
-            return
-        missing = []
-        current = folder
-        while not current.exists() and current != self.dest:
-            missing.append(current)
-            current = current.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        for created in missing:
-            _fsync_dir(created.parent)
+        """Create DEST/YYYY/MM, one real folder at a time (a link there is never followed);
+        a new folder's entry is flushed in its parent too."""
+        current = self.dest
+        for part in folder.relative_to(self.dest).parts:
+            current = current / part
+            try:
+                current.mkdir()
+            except FileExistsError:
+                if not stat.S_ISDIR(current.lstat().st_mode):
+                    raise OSError(
+                        errno.ENOTDIR,
+                        "something that is not a folder (a link?) is in the way; the collector "
+                        "never writes through links: move it away",
+                        str(current),
+                    ) from None
+            else:
+                _fsync_dir(current.parent)
 
     @staticmethod
-    def _link(source: Path, target: Path) -> bool:
-        """Move source to target unless target exists; False if it exists."""
+    def _link(source: Path, target: Path, *, keep: bool = False) -> bool:
+        """Move (keep: link or copy) source to target unless target exists; False if it does."""
         try:
             os.link(source, target)
         except FileExistsError:
@@ -258,11 +346,15 @@ class Placer:
             if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
                 raise
             # No hard links on this filesystem (some NAS mounts): check, then rename.
-            if target.exists():
+            if os.path.lexists(target):
                 return False
-            source.rename(target)
+            if keep:
+                _copy_exclusive(source, target)
+            else:
+                source.rename(target)
             return True
-        source.unlink()
+        if not keep:
+            source.unlink()
         return True
 
     def release(self, placed: list[PlacedFile]) -> None:
@@ -275,8 +367,27 @@ class Placer:
             file.tmp_path.unlink(missing_ok=True)
 
 
+def _same_inode(first: Path, second: Path) -> bool:
+    try:
+        return first.samefile(second)
+    except OSError:
+        return False
+
+
+def _copy_exclusive(source: Path, target: Path) -> None:
+    """Copy to a name that must not exist yet, flushed (for filesystems without links)."""
+    with open(source, "rb") as reader, open(target, "xb") as writer:
+        shutil.copyfileobj(reader, writer, CHUNK)
+        writer.flush()
+        os.fsync(writer.fileno())
+    shutil.copystat(source, target)
+
+
 def clean_tmp(tmp_dir: Path) -> None:
-    """Remove what an interrupted run left in the temporary folder."""
+    """Remove what an interrupted run left in the temporary folder; never follows a link
+    (a link in the folder's place is removed itself, not what it points to)."""
+    if os.path.lexists(tmp_dir) and not stat.S_ISDIR(tmp_dir.lstat().st_mode):
+        tmp_dir.unlink()
     if tmp_dir.exists():
         for child in tmp_dir.iterdir():
             if child.is_dir() and not child.is_symlink():

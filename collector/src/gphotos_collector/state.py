@@ -8,18 +8,23 @@ state never names a file that is not on disk.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import re
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from gphotos_collector.errors import UsageError
 
 STATE_DIR_NAME = ".gphotos-collector"
 STATE_FILE_NAME = "state.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Item statuses.
 DONE = "done"  # every file of the item is in DEST
@@ -31,6 +36,16 @@ PENDING_STATUSES = (LISTED, FAILED, PROCESSING)
 # meta key: "1" once a listing without a date window ended normally, so the
 # state knows every item down to the first run of known ids.
 LISTING_COMPLETE = "listing_complete"
+# meta key: set once the files of a DEST whose state was lost were listed in `orphans`.
+ORPHANS_INDEXED = "orphans_indexed"
+NOT_MEDIA_FOLDERS = frozenset({STATE_DIR_NAME, "albums", "shared"})
+EDITED_SUFFIX = "-edited"
+NUMBERED = re.compile(r" \(\d+\)$")
+
+# File roles: what a file is to its item.
+MEDIA = "media"  # what Download gives (a live photo's still and video are both media)
+EDITED = "edited"  # an edited photo's edited version, <stem>-edited<ext>
+ORIGINAL = "original"  # an edited photo's camera original ("Download original")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,15 +58,28 @@ CREATE TABLE IF NOT EXISTS items (
     downloaded_at TEXT,
     failures INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
-    deleted_on_google_at TEXT
+    deleted_on_google_at TEXT,
+    archived INTEGER,
+    edited INTEGER
 );
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY,
     item_id TEXT NOT NULL REFERENCES items(id),
     size INTEGER NOT NULL,
-    sha256 TEXT NOT NULL
+    sha256 TEXT NOT NULL,
+    role TEXT NOT NULL DEFAULT 'media'
 );
 CREATE INDEX IF NOT EXISTS files_item ON files(item_id);
+CREATE TABLE IF NOT EXISTS orphans (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failure_nights (
+    item_id TEXT NOT NULL,
+    night TEXT NOT NULL,
+    PRIMARY KEY (item_id, night)
+);
 CREATE INDEX IF NOT EXISTS files_path_nocase ON files(path COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,6 +96,108 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+# From schema N-1 to N. Schema 1 (release 0.1) had no archive flag, no edited
+# flag (NULL: not yet checked for a "Download original") and no file roles.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        "ALTER TABLE items ADD COLUMN archived INTEGER",
+        "ALTER TABLE items ADD COLUMN edited INTEGER",
+        "ALTER TABLE files ADD COLUMN role TEXT NOT NULL DEFAULT 'media'",
+    ),
+}
+
+
+# SQLite's result codes for a file that is not a database or is damaged.
+SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26
+CORRUPT_MESSAGES = ("file is not a database", "database disk image is malformed")
+JOURNAL_SUFFIXES = ("-journal", "-wal", "-shm")
+
+
+def _is_corrupt(error: sqlite3.DatabaseError) -> bool:
+    """Damaged or not a database (not: locked, read-only, I/O, permissions)."""
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return int(code) & 0xFF in (SQLITE_CORRUPT, SQLITE_NOTADB)
+    return any(text in str(error) for text in CORRUPT_MESSAGES)
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename a state file (and its journals) out of the way; nothing is ever deleted."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    number = 0
+    while os.path.lexists(aside):
+        number += 1
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}-{number}")
+    for suffix in JOURNAL_SUFFIXES:
+        journal = path.with_name(path.name + suffix)
+        if os.path.lexists(journal):
+            journal.rename(aside.with_name(aside.name + suffix))
+    if os.path.lexists(path):
+        path.rename(aside)
+    return aside
+
+
+def _stem(path: str) -> str:
+    """The name without extension and without the placer's " (n)" for a taken name."""
+    name = path.rpartition("/")[2]
+    stem, dot, _ = name.rpartition(".")
+    return NUMBERED.sub("", stem if dot and stem else name)
+
+
+def _extension(path: str) -> str:
+    name = path.rpartition("/")[2]
+    return name.rpartition(".")[2].lower() if "." in name else ""
+
+
+def _roles_of_one_item(paths: list[str], kind: str | None) -> list[str] | None:
+    """The roles of files (sorted by path) if they can only be one item's, else None."""
+    paths = sorted(paths)
+    if len(paths) == 1:
+        return [MEDIA]
+    if len(paths) != 2 or kind == "video":
+        return None
+    first, second = _stem(paths[0]), _stem(paths[1])
+    if first == second and _extension(paths[0]) != _extension(paths[1]):
+        return [MEDIA, MEDIA]  # a live photo's still and video
+    if second == first + EDITED_SUFFIX:
+        return [ORIGINAL, EDITED]
+    if first == second + EDITED_SUFFIX:
+        return [EDITED, ORIGINAL]
+    return None
+
+
+def _sha256_of(path: Path, size: int) -> str | None:
+    """sha256 of a regular file of this size (never through a link), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode) or status.st_size != size:
+            return None
+        digest = hashlib.sha256()
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def real_state_dir(dest: Path) -> Path:
+    """DEST's state folder, made if missing; a link in its place is refused (never followed)."""
+    folder = state_dir(dest)
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    mode = folder.lstat().st_mode
+    if not stat.S_ISDIR(mode):
+        what = "a symbolic link" if stat.S_ISLNK(mode) else "not a folder"
+        raise UsageError(
+            f"{folder} is {what}: the collector never writes through links or outside DEST; "
+            f"remove it (`rm {folder}`) and run again."
+        )
+    return folder
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -77,6 +207,7 @@ class PlacedFile:
     path: str  # relative to DEST, with / separators
     size: int
     sha256: str
+    role: str = MEDIA
 
 
 @dataclass(frozen=True)
@@ -87,6 +218,16 @@ class PendingItem:
     failures: int
     last_error: str | None
     taken: datetime | None  # as the grid showed it when the item was listed
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class UncheckedItem:
+    """An item backed up before edited items kept their originals: to look at again."""
+
+    id: str
+    taken: datetime | None
+    archived: bool
 
 
 def state_dir(dest: Path) -> Path:
@@ -98,26 +239,152 @@ class State:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.set_aside: Path | None = None  # where open() put an unreadable state file
+        self.set_aside_reason = ""
+        self._orphans_left = False  # files of a lost state wait to be claimed (adopt)
         try:
             self._db = sqlite3.connect(path, isolation_level=None)
         except sqlite3.Error as error:
             raise UsageError(f"cannot open the state file {path}: {error}") from None
+        try:
+            self._setup(path)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _setup(self, path: Path) -> None:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+        )
         version = self.get_meta("schema_version")
+        if version is not None and int(version) > SCHEMA_VERSION:
+            raise UsageError(
+                f"{path} was written by a newer gphotos-collector (state schema {version}, "
+                f"this one knows {SCHEMA_VERSION}): upgrade gphotos-collector on this machine "
+                "(with the Ansible bundle: run site.yml from the newer release)."
+            )
+        if version is not None and int(version) < SCHEMA_VERSION:
+            self._migrate(int(version))
+        self._db.executescript(SCHEMA)
         if version is None:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
-        elif int(version) > SCHEMA_VERSION:
-            raise UsageError(
-                f"{path} was written by a newer gphotos-collector (schema {version}): upgrade."
+
+    def _migrate(self, version: int) -> None:
+        """Bring an older state file to this schema, in one transaction."""
+        with self.transaction() as db:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[step]:
+                    db.execute(statement)
+            db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
             )
 
     @classmethod
     def open(cls, dest: Path) -> State:
-        folder = state_dir(dest)
-        folder.mkdir(mode=0o700, exist_ok=True)
-        return cls(folder / STATE_FILE_NAME)
+        """DEST's state; an unreadable one is set aside (renamed, kept) and a new one begun."""
+        path = real_state_dir(dest) / STATE_FILE_NAME
+        reason = ""
+        for suffix in JOURNAL_SUFFIXES:  # a planted link must not make SQLite write through it
+            journal = path.with_name(path.name + suffix)
+            if journal.is_symlink():
+                journal.unlink()
+        if os.path.lexists(path) and not stat.S_ISREG(path.lstat().st_mode):
+            reason = "it is a link or not a regular file"
+        else:
+            try:
+                state = cls(path)
+            except sqlite3.DatabaseError as error:
+                if not _is_corrupt(error):
+                    raise
+                reason = str(error)
+            else:
+                try:
+                    problem = state._db.execute("PRAGMA quick_check").fetchone()[0]
+                except sqlite3.DatabaseError as error:
+                    if not _is_corrupt(error):
+                        state.close()
+                        raise
+                    problem = str(error)
+                if problem == "ok":
+                    state._index_orphans(dest)
+                    return state
+                state.close()
+                reason = f"damaged: {problem}"
+        aside = _set_aside(path)
+        state = cls(path)
+        state.set_aside, state.set_aside_reason = aside, reason
+        state._index_orphans(dest)
+        return state
+
+    # --- a lost or set-aside state: files on disk are taken back, not downloaded ---
+    def _index_orphans(self, dest: Path) -> None:
+        """A state that records no file while DEST holds media (the state was lost or set
+        aside): list those files once, so listed items can claim them without a download."""
+        self._orphans_left = False
+        if self.get_meta(ORPHANS_INDEXED) is not None:
+            self._orphans_left = (
+                self._db.execute("SELECT 1 FROM orphans LIMIT 1").fetchone() is not None
+            )
+            return
+        if self._db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None:
+            rows = []
+            for folder, subfolders, names in os.walk(dest):  # links are not followed
+                here = Path(folder)
+                if here == dest:
+                    subfolders[:] = [d for d in subfolders if d not in NOT_MEDIA_FOLDERS]
+                for name in names:
+                    path = here / name
+                    status = path.lstat()
+                    if stat.S_ISREG(status.st_mode) and not name.endswith(".xmp"):
+                        relative = path.relative_to(dest).as_posix()
+                        rows.append((relative, status.st_size, status.st_mtime))
+            with self.transaction() as db:
+                db.executemany("INSERT OR IGNORE INTO orphans VALUES(?, ?, ?)", rows)
+            self._orphans_left = bool(rows)
+        self.set_meta(ORPHANS_INDEXED, now_iso())
+
+    def adopt(self, item_id: str, kind: str | None, label: datetime | None) -> list[PlacedFile]:
+        """Claim an item's files already in DEST (empty: none found for sure, download it).
+
+        The grid label gives the naive local capture time to the second; a placed file
+        sits in that YYYY/MM and its mtime is the capture time, so it is that wall time
+        at some UTC offset. Exactly one such group of files, shaped like one item (one
+        file, a live photo's pair, an original and its -edited copy), is taken."""
+        if not self._orphans_left or label is None or label.tzinfo is not None:
+            return []
+        folder = f"{label.year:04d}/{label.month:02d}/"
+        wall = label.replace(tzinfo=timezone.utc).timestamp()
+        groups: dict[int, list[tuple[str, int]]] = {}
+        rows = self._db.execute(
+            "SELECT path, size, mtime FROM orphans WHERE substr(path, 1, ?) = ?",
+            (len(folder), folder),
+        )
+        for path, size, mtime in rows.fetchall():
+            if self.is_claimed(path):  # the placer took it back already
+                continue
+            offset = wall - round(mtime)
+            if "/" not in path[len(folder) :] and offset % 900 == 0 and abs(offset) <= 14 * 3600:
+                groups.setdefault(round(mtime), []).append((path, size))
+        if len(groups) != 1:
+            return []
+        ((mtime, members),) = groups.items()
+        roles = _roles_of_one_item([path for path, _ in members], kind)
+        if roles is None:
+            return []
+        files = []
+        for (path, size), role in zip(sorted(members), roles, strict=True):
+            digest = _sha256_of(self.path.parent.parent / path, size)
+            if digest is None:
+                return []
+            files.append(PlacedFile(path, size, digest, role))
+        zone = timezone(timedelta(seconds=wall - mtime))
+        taken = datetime.fromtimestamp(mtime, zone)
+        self.mark_done(item_id, kind, taken, files, edited=EDITED in roles)
+        with self.transaction() as db:
+            db.executemany("DELETE FROM orphans WHERE path = ?", [(f.path,) for f in files])
+        return files
 
     def close(self) -> None:
         self._db.close()
@@ -154,7 +421,7 @@ class State:
     def pending(self) -> list[PendingItem]:
         """Items to fetch: listed but not downloaded, failed, or still processing."""
         rows = self._db.execute(
-            "SELECT id, kind, status, failures, last_error, taken FROM items "
+            "SELECT id, kind, status, failures, last_error, taken, archived FROM items "
             "WHERE status IN (?, ?, ?) ORDER BY first_seen, id",
             PENDING_STATUSES,
         )
@@ -166,23 +433,66 @@ class State:
                 failures=row[3],
                 last_error=row[4],
                 taken=datetime.fromisoformat(row[5]) if row[5] else None,
+                archived=bool(row[6]),
             )
             for row in rows
         ]
+
+    def unchecked_originals(self, limit: int) -> list[UncheckedItem]:
+        """Done items not yet checked for an original (backed up by release 0.1), newest first."""
+        rows = self._db.execute(
+            "SELECT id, taken, archived FROM items WHERE status = ? AND edited IS NULL "
+            "AND deleted_on_google_at IS NULL "
+            "ORDER BY taken DESC, id LIMIT ?",
+            (DONE, limit),
+        )
+        return [
+            UncheckedItem(
+                id=row[0],
+                taken=datetime.fromisoformat(row[1]) if row[1] else None,
+                archived=bool(row[2]),
+            )
+            for row in rows
+        ]
+
+    def count_unchecked_originals(self) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM items WHERE status = ? AND edited IS NULL "
+            "AND deleted_on_google_at IS NULL",
+            (DONE,),
+        ).fetchone()
+        return int(row[0])
+
+    def set_edited(self, item_id: str, edited: bool) -> None:
+        self._db.execute("UPDATE items SET edited = ? WHERE id = ?", (int(edited), item_id))
+
+    def set_archived(self, item_ids: Iterable[str], archived: bool) -> None:
+        """What a full listing saw: in the Archive, or in the library grid."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE items SET archived = ? WHERE id = ? AND archived IS NOT ?",
+                [(int(archived), item_id, int(archived)) for item_id in item_ids],
+            )
+
+    def archived_ids(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT id FROM items WHERE archived = 1")}
 
     def ids_with_status(self, status: str) -> set[str]:
         rows = self._db.execute("SELECT id FROM items WHERE status = ?", (status,))
         return {row[0] for row in rows}
 
-    def mark_listed(self, items: Iterable[tuple[str, str | None, datetime | None]]) -> None:
+    def mark_listed(
+        self, items: Iterable[tuple[str, str | None, datetime | None]], archived: bool | None = None
+    ) -> None:
         """Remember listed items (id, kind, grid time) before they are downloaded."""
         now = now_iso()
+        flag = None if archived is None else int(archived)
         with self.transaction() as db:
             db.executemany(
-                "INSERT INTO items(id, kind, status, taken, first_seen) VALUES(?, ?, ?, ?, ?) "
-                "ON CONFLICT(id) DO NOTHING",
+                "INSERT INTO items(id, kind, status, taken, first_seen, archived) "
+                "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
                 [
-                    (item_id, kind, LISTED, taken.isoformat() if taken else None, now)
+                    (item_id, kind, LISTED, taken.isoformat() if taken else None, now, flag)
                     for item_id, kind, taken in items
                 ],
             )
@@ -196,28 +506,65 @@ class State:
         return row[0] if row else None
 
     def mark_done(
-        self, item_id: str, kind: str | None, taken: datetime | None, files: Iterable[PlacedFile]
+        self,
+        item_id: str,
+        kind: str | None,
+        taken: datetime | None,
+        files: Iterable[PlacedFile],
+        *,
+        edited: bool | None = False,
     ) -> None:
         """Record a downloaded item and its files, which are already complete on disk."""
         now = now_iso()
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO items(id, kind, status, taken, first_seen, downloaded_at) "
-                "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, "
+                "INSERT INTO items(id, kind, status, taken, first_seen, downloaded_at, edited) "
+                "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, "
                 "status = excluded.status, taken = excluded.taken, "
-                "downloaded_at = excluded.downloaded_at, last_error = NULL",
-                (item_id, kind, DONE, taken.isoformat() if taken else None, now, now),
+                "downloaded_at = excluded.downloaded_at, last_error = NULL, "
+                "edited = excluded.edited",
+                (
+                    item_id,
+                    kind,
+                    DONE,
+                    taken.isoformat() if taken else None,
+                    now,
+                    now,
+                    None if edited is None else int(edited),
+                ),
             )
             db.executemany(
-                "INSERT INTO files(path, item_id, size, sha256) VALUES(?, ?, ?, ?)",
-                [(f.path, item_id, f.size, f.sha256) for f in files],
+                "INSERT INTO files(path, item_id, size, sha256, role) VALUES(?, ?, ?, ?, ?)",
+                [(f.path, item_id, f.size, f.sha256, f.role) for f in files],
             )
+            db.execute("DELETE FROM failure_nights WHERE item_id = ?", (item_id,))
+
+    def add_original(self, item_id: str, originals: Iterable[PlacedFile]) -> None:
+        """An item backed up before turned out edited: record its original beside it."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO files(path, item_id, size, sha256, role) VALUES(?, ?, ?, ?, ?)",
+                [(f.path, item_id, f.size, f.sha256, ORIGINAL) for f in originals],
+            )
+            db.execute("UPDATE items SET edited = 1 WHERE id = ?", (item_id,))
+
+    def move_file(self, item_id: str, old_path: str, new_path: str, role: str) -> None:
+        """A recorded file now also has (and is recorded under) another name."""
+        self._db.execute(
+            "UPDATE files SET path = ?, role = ? WHERE path = ? AND item_id = ?",
+            (new_path, role, old_path, item_id),
+        )
 
     def mark_unfinished(
         self, item_id: str, kind: str | None, taken: datetime | None, status: str, error: str
     ) -> None:
         """Remember an item to retry (failed, processing) or one gone from Google."""
         with self.transaction() as db:
+            if status == FAILED:  # nights in a row decide when it is failing for good
+                db.execute(
+                    "INSERT OR IGNORE INTO failure_nights(item_id, night) VALUES(?, ?)",
+                    (item_id, datetime.now(timezone.utc).date().isoformat()),
+                )
             db.execute(
                 "INSERT INTO items(id, kind, status, taken, first_seen, failures, last_error) "
                 "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
@@ -264,7 +611,7 @@ class State:
 
     def files_of(self, item_id: str) -> list[PlacedFile]:
         rows = self._db.execute(
-            "SELECT path, size, sha256 FROM files WHERE item_id = ? ORDER BY path", (item_id,)
+            "SELECT path, size, sha256, role FROM files WHERE item_id = ? ORDER BY path", (item_id,)
         )
         return [PlacedFile(*row) for row in rows]
 
@@ -276,6 +623,26 @@ class State:
                 "UPDATE items SET status = ?, last_error = ? WHERE id = ?",
                 (FAILED, "its files were missing on disk", item_id),
             )
+
+    def failing_for_good(self, nights: int) -> list[tuple[str, int, str]]:
+        """Failed items (id, nights, last error) that failed today and on `nights` nights."""
+        today = datetime.now(timezone.utc).date().isoformat()
+        rows = self._db.execute(
+            "SELECT items.id, COUNT(*), COALESCE(items.last_error, '') FROM items "
+            "JOIN failure_nights ON failure_nights.item_id = items.id WHERE items.status = ? "
+            "GROUP BY items.id HAVING COUNT(*) >= ? AND MAX(failure_nights.night) = ? "
+            "ORDER BY items.id",
+            (FAILED, nights, today),
+        )
+        return [(row[0], int(row[1]), row[2]) for row in rows]
+
+    def amend_last_run(self, exit_code: int) -> None:
+        """The exit code of the newest finished run, once its failures are judged."""
+        self._db.execute(
+            "UPDATE runs SET exit_code = ? WHERE id = "
+            "(SELECT MAX(id) FROM runs WHERE finished_at IS NOT NULL)",
+            (exit_code,),
+        )
 
     # --- runs ---------------------------------------------------------------
     def start_run(self, full_scan: bool) -> int:
@@ -331,3 +698,22 @@ class State:
             return None
         keys = ("started_at", "finished_at", "exit_code", "new", "skipped", "failed", "bytes")
         return {**dict(zip(keys, row[:7], strict=True)), "seconds": row[7]}
+
+    # --- verify ---
+    def recorded_files(self) -> list[tuple[PlacedFile, str]]:
+        """Every recorded file with its item id, by path."""
+        rows = self._db.execute("SELECT path, size, sha256, item_id FROM files ORDER BY path")
+        return [(PlacedFile(row[0], row[1], row[2]), row[3]) for row in rows]
+
+    def deleted_on_google_ids(self) -> set[str]:
+        rows = self._db.execute("SELECT id FROM items WHERE deleted_on_google_at IS NOT NULL")
+        return {row[0] for row in rows}
+
+    def done_by_kind(self) -> dict[str, int]:
+        """Backed-up items per kind (photo, video...; "unknown" when not recorded)."""
+        rows = self._db.execute(
+            "SELECT COALESCE(kind, 'unknown'), COUNT(*) FROM items WHERE status = ? "
+            "GROUP BY 1 ORDER BY 1",
+            (DONE,),
+        )
+        return {row[0]: row[1] for row in rows}

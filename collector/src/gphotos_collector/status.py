@@ -1,4 +1,4 @@
-"""`status`: what a DEST holds, when it last ran and what is left to retry."""
+"""`status`: what a DEST holds (per kind too), when it last ran and what is left to retry."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def read_status(dest: Path) -> dict[str, Any]:
             "dest": str(dest),
             "account": state.get_meta("account_email"),
             **state.totals(),
+            "kinds": state.done_by_kind(),
             "last_run": state.last_run(),
             "last_success": state.last_run(successful=True),
             "pending": pending,

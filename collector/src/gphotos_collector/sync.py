@@ -1,8 +1,8 @@
-"""The three stages together: list new items, download them, place them.
+"""The stages together: list (listing.py), download (downloader.py), place (placer.py).
 
-One browser context on the profile; the lister walks the grid in one page
-while N worker pages download what it finds. Items that fail are retried with
-backoff, then remembered and retried on the next run.
+One browser context on the profile; the listing walks its views in one page
+while N worker pages download what it queues (jobs.py). Items that fail are
+retried with backoff, then remembered and retried on the next run.
 """
 
 from __future__ import annotations
@@ -12,48 +12,55 @@ import contextlib
 import errno
 import os
 import random
+import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gphotos_collector import google_site, page_state
-from gphotos_collector.account import (
-    LIBRARY_SIGNS,
-    SIGNED_IN,
-    Account,
-    open_library,
-    signed_out,
-)
+from gphotos_collector import google_site
+from gphotos_collector.account import Account, open_library, signed_out
 from gphotos_collector.browser import Browser, check_profile_dir, find_browser, open_context
+from gphotos_collector.debug_bundle import save_bundle
 from gphotos_collector.downloader import (
     FetchFailed,
     ItemGone,
     ItemProcessing,
     SignedOutDuringRun,
+    StepFailed,
     fetch_item,
+    fetch_original,
+    show_item,
 )
 from gphotos_collector.errors import (
     CollectorError,
+    DestUnwritableError,
     ExitCode,
     LockedError,
     NotMountedError,
+    PageChangedError,
     SignedOutError,
     TemporaryError,
     UsageError,
 )
 from gphotos_collector.events import EventSink
-from gphotos_collector.lister import ListedItem, list_items
+from gphotos_collector.jobs import Job, JobQueue
+from gphotos_collector.lister import ListingError
+from gphotos_collector.listing import Listing, listing_failed
 from gphotos_collector.lock import RunLock
-from gphotos_collector.placer import IncompleteDownload, Placer, clean_tmp
+from gphotos_collector.page_watch import PageWatch
+from gphotos_collector.placer import IncompleteDownload, Placer, StagedFile, clean_tmp
 from gphotos_collector.state import (
+    EDITED,
     FAILED,
     GONE,
-    LISTING_COMPLETE,
+    ORIGINAL,
     PROCESSING,
+    PlacedFile,
     State,
+    real_state_dir,
     state_dir,
 )
 
@@ -64,11 +71,8 @@ DEFAULT_BASE_URL = google_site.DEFAULT_BASE_URL
 ITEM_ATTEMPTS = 3
 RETRY_BACKOFF = (1.0, 4.0)  # seconds before the 2nd and the 3rd attempt, plus jitter
 PAGE_RECYCLE_EVERY = 200  # a fresh page now and then keeps the browser's memory flat
-DELETION_GUARD_MIN = 50  # a full scan missing more items than this and ...
-DELETION_GUARD_SHARE = 0.05  # ... this share of the backup reports no deletions
-BATCH_SIZE = 10  # neighbours in the grid given to one worker, which steps between them
-LISTING_EVENT_EVERY = 2.0  # seconds between two `listing` progress events
 LOCK_FILE_NAME = "lock"
+FAILING_FOR_GOOD_NIGHTS = 3  # an item failing on this many nights is reported, not retried
 DOWNLOADS_DIR_NAME = "downloads"
 TMP_DIR_NAME = "tmp"
 
@@ -87,6 +91,7 @@ class SyncOptions:
     stall_timeout: float = google_site.DOWNLOAD_STALL_TIMEOUT
     full_scan_every: float = 0.0  # days between automatic full scans; 0: never
     require_mount: Path | None = None  # DEST lives on this mount: refuse if it is not mounted
+    debug_dir: Path | None = None  # save a debug bundle here at the end of the run
 
     @property
     def windowed(self) -> bool:
@@ -104,17 +109,17 @@ class SyncSummary:
     seconds: float = 0.0
     known: int = 0  # items met while listing that were already backed up
     deleted_on_google: int = 0  # found by --full-scan; local files are kept
+    listed: dict[str, int] = field(default_factory=dict)  # ids seen per view
+    originals: int = 0  # edited photos whose camera original was saved in this run
+    originals_to_check: int = 0  # items of release 0.1 still to look at for an original
+    fallback: str | None = None  # why Recently added was not trusted (the library was listed)
+    # Failed items that failed on FAILING_FOR_GOOD_NIGHTS nights or more: {id, nights, error}.
+    failing_for_good: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.ITEMS_FAILED if self.failed else ExitCode.OK
-
-
-@dataclass(frozen=True)
-class _Job:
-    id: str
-    kind: str | None
-    label_time: datetime | None = None
+        """4 only for failures that may still pass; failing for good is reported, not retried."""
+        return ExitCode.ITEMS_FAILED if self.failed > len(self.failing_for_good) else ExitCode.OK
 
 
 @dataclass
@@ -123,6 +128,50 @@ class _Tab:
 
     page: Page
     served: int = 0
+
+
+# Below this much free space on DEST, a failing download or write is a full disk.
+MIN_FREE_BYTES = 8 * 1024 * 1024
+DEST_UNWRITABLE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def dest_trouble(dest: Path) -> DestUnwritableError | None:
+    """DEST's filesystem is read-only or full (then writes fail whatever raised)."""
+    try:
+        stats = os.statvfs(dest)
+    except OSError:
+        return None
+    if stats.f_flag & os.ST_RDONLY:
+        return DestUnwritableError(
+            f"{dest} is on a read-only filesystem (remounted read-only after a disk error?): "
+            "the run stopped and nothing was lost; check the disk (`dmesg`), remount it "
+            "read-write, and the next run carries on."
+        )
+    free = stats.f_bavail * stats.f_frsize
+    if free < MIN_FREE_BYTES or stats.f_favail == 0:
+        return DestUnwritableError(
+            f"the disk of {dest} is full ({free / 1e6:.1f} MB free): the run stopped and "
+            "nothing was lost; free some space or grow the disk, and the next run carries on "
+            "where this one stopped."
+        )
+    return None
+
+
+def dest_unwritable(dest: Path, error: OSError) -> DestUnwritableError:
+    """The sentence for a write DEST refused (ENOSPC, EDQUOT, EROFS)."""
+    found = dest_trouble(dest)
+    if found is not None:
+        return found
+    if error.errno == errno.EROFS:
+        return DestUnwritableError(
+            f"{dest} refused a write as read-only: the run stopped and nothing was lost; "
+            "remount it read-write, and the next run carries on."
+        )
+    what = "this user's disk quota" if error.errno == errno.EDQUOT else "the disk"
+    return DestUnwritableError(
+        f"{what} of {dest} is full ({error.strerror}): the run stopped and nothing was lost; "
+        "free some space, and the next run carries on where this one stopped."
+    )
 
 
 def prepare_dest(dest: Path) -> None:
@@ -138,8 +187,11 @@ def prepare_dest(dest: Path) -> None:
             raise UsageError(f"--dest {dest} cannot be created: {error.strerror}") from None
     if not dest.is_dir():
         raise UsageError(f"--dest {dest} is not a folder.")
+    if (trouble := dest_trouble(dest)) is not None:
+        raise trouble
     if not os.access(dest, os.W_OK | os.X_OK):
         raise UsageError(f"--dest {dest} is not writable by this user: fix its owner or mode.")
+    real_state_dir(dest)  # a link planted in its place is refused, never followed
 
 
 @contextlib.contextmanager
@@ -176,13 +228,50 @@ def run_sync(options: SyncOptions, events: EventSink) -> SyncSummary:
     if options.require_mount is not None:
         check_mount(options.dest, options.require_mount)
     prepare_dest(options.dest)
-    with dest_lock(options.dest):
-        state = State.open(options.dest)
-        try:
-            options = _with_due_full_scan(options, state, events)
-            return asyncio.run(_Sync(options, browser, state, events).run())
-        finally:
-            state.close()
+    try:
+        with dest_lock(options.dest):
+            state = State.open(options.dest)
+            try:
+                _report_set_aside(state, events)
+                options = _with_due_full_scan(options, state, events)
+                summary = asyncio.run(_Sync(options, browser, state, events).run())
+                _judge_failures(summary, state, events)
+                return summary
+            finally:
+                state.close()
+    except (OSError, sqlite3.OperationalError) as error:
+        # A disk that filled up or went read-only under SQLite or a file: not a bug.
+        if (trouble := dest_trouble(options.dest)) is not None:
+            raise trouble from None
+        if isinstance(error, OSError) and error.errno in DEST_UNWRITABLE_ERRNOS:
+            raise dest_unwritable(options.dest, error) from None
+        raise
+
+
+def _report_set_aside(state: State, events: EventSink) -> None:
+    if state.set_aside is None:
+        return
+    events.emit(
+        "state-set-aside",
+        path=str(state.set_aside),
+        reason=state.set_aside_reason,
+        message=(
+            f"the state file could not be read ({state.set_aside_reason}): it was kept as "
+            f"{state.set_aside} and a new one is built; files already in DEST are taken "
+            "back, not duplicated. Nothing to do."
+        ),
+    )
+
+
+def _judge_failures(summary: SyncSummary, state: State, events: EventSink) -> None:
+    """Items failing night after night are named, and no longer fail the whole run."""
+    if not summary.failed:
+        return
+    for item_id, nights, error in state.failing_for_good(FAILING_FOR_GOOD_NIGHTS):
+        summary.failing_for_good.append({"id": item_id, "nights": nights, "error": error})
+        events.emit("item-failing-for-good", id=item_id, nights=nights, error=error)
+    if summary.failing_for_good:
+        state.amend_last_run(int(summary.exit_code))
 
 
 def _with_due_full_scan(options: SyncOptions, state: State, events: EventSink) -> SyncOptions:
@@ -215,14 +304,11 @@ class _Sync:
         self.tmp_dir = folder / TMP_DIR_NAME
         self.placer = Placer(options.dest, self.tmp_dir, state.is_claimed)
         self.summary = SyncSummary()
-        # Batches of jobs: neighbours in the grid, so a worker's viewer can step along.
-        self.queue: asyncio.Queue[list[_Job] | None] = asyncio.Queue()
-        self._batch: list[_Job] = []
-        self.queued = 0
-        self.queued_ids: set[str] = set()
-        self.known = state.known_ids()
-        self._last_listing_event = 0.0
-        self._signed_out = False
+        self.jobs = JobQueue(state, events, options.workers)
+        self.listing = Listing(options, state, events, self.jobs)
+        self.watch = PageWatch()
+        self._signed_out_at: str | None = None  # the URL a worker saw the session end on
+        self._account: Account | None = None
 
     # --- the run ------------------------------------------------------------
     async def run(self) -> SyncSummary:
@@ -237,7 +323,7 @@ class _Sync:
         try:
             async with async_playwright() as playwright:
                 context = await open_context(
-                    playwright, self.browser, self.options.profile, self.downloads_dir
+                    playwright, self.browser, self.options.profile, self.downloads_dir, self.events
                 )
                 try:
                     await self._run_in(context)
@@ -255,6 +341,7 @@ class _Sync:
             first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise TemporaryError(f"the browser failed: {first_line}") from None
         finally:
+            self._take_report()
             self.summary.seconds = round(time.monotonic() - started, 3)
             clean_tmp(self.tmp_dir)
             clean_tmp(self.downloads_dir)
@@ -270,11 +357,26 @@ class _Sync:
         self.events.emit("summary", **asdict(self.summary), dest=str(self.options.dest))
         return self.summary
 
+    def _take_report(self) -> None:
+        report = self.listing.report
+        self.summary.listed = dict(report.listed)
+        self.summary.known = report.known
+        self.summary.fallback = report.fallback
+        self.summary.deleted_on_google = report.deleted_on_google
+        self.summary.originals_to_check = report.originals_to_check
+
     async def _run_in(self, context: BrowserContext) -> None:
         page = context.pages[0] if context.pages else await context.new_page()
+        first_view = self.listing.first_view
         account = await open_library(
-            page, self.options.base_url, self.options.account_index, self.options.profile
+            page,
+            self.options.base_url,
+            self.options.account_index,
+            self.options.profile,
+            first_view,
         )
+        self.listing.showing(first_view)
+        self._account = account
         self._bind_account(account)
         self.summary.account = account.email
         self.events.emit(
@@ -283,6 +385,7 @@ class _Sync:
             dest=str(self.options.dest),
             workers=self.options.workers,
             full_scan=self.options.full_scan,
+            incremental=self.listing.incremental,
         )
         workers = [
             asyncio.ensure_future(self._worker(context)) for _ in range(self.options.workers)
@@ -295,8 +398,38 @@ class _Sync:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        if self._signed_out:
-            raise signed_out(self.options.profile, self.options.account_index, "during the run")
+            if self.options.debug_dir is not None:
+                await self._save_bundle(page, "on demand (--debug-dir)", "", "")
+        if self._signed_out_at is not None:
+            raise signed_out(
+                self.options.profile,
+                self.options.account_index,
+                "during the run",
+                self._signed_out_at,
+            )
+        if self.listing.report.changed is not None:  # all saved through the grid; still say it
+            raise self.listing.report.changed
+
+    async def _save_bundle(self, page: Page, step: str, target: str, error: str) -> None:
+        folder = self.options.debug_dir or state_dir(self.options.dest) / "debug"
+        try:
+            bundle = await save_bundle(
+                page,
+                folder,
+                step=step,
+                target=target,
+                error=error,
+                browser_version=self.browser.version,
+                email=self._account.email if self._account else None,
+                name=self._account.name if self._account else None,
+            )
+        except OSError as why:  # evidence is a bonus: never hide the real failure
+            self.events.emit("debug-bundle-failed", error=str(why))
+            return
+        self.events.emit("debug-bundle", path=str(bundle), step=step)
+
+    async def _page_changed(self, page: Page, error: PageChangedError) -> None:
+        await self._save_bundle(page, error.step, error.target, error.message)
 
     @staticmethod
     async def _wait_all(tasks: Sequence[asyncio.Future[None]]) -> None:
@@ -322,162 +455,84 @@ class _Sync:
 
     # --- list ---------------------------------------------------------------
     async def _list(self, page: Page) -> None:
-        options = self.options
-        # Stopping at known ids is only safe when an earlier listing saw everything
-        # down to them: not after a run killed while listing, nor a date-window run.
-        walk_all = options.full_scan or self.state.get_meta(LISTING_COMPLETE) != "1"
-        self.state.set_meta(LISTING_COMPLETE, "0")
+        self.listing.on_changed = self._page_changed
         try:
-            try:
-                result = await list_items(
-                    page,
-                    is_known=self.known.__contains__,
-                    on_new=self._enqueue_new,
-                    stop_after_known=None if walk_all else google_site.KNOWN_RUN_TO_STOP,
-                    settle_time=google_site.FULL_SCAN_SETTLE_TIME
-                    if options.full_scan
-                    else google_site.GRID_SETTLE_TIME,
-                    since=options.since,
-                    until=options.until,
-                    on_progress=self._listing_progress,
-                )
-            except TimeoutError as error:
-                if not await still_signed_in(page):
-                    self._signed_out = True
-                    return
-                raise TemporaryError(f"listing the library failed: {error}") from None
-            # A grid that ended because the session did must not report deletions.
-            if not await still_signed_in(page):
-                self._signed_out = True
-                return
-            self.summary.known = result.known
-            await self._flush()
-            if not options.windowed:
-                self.state.set_meta(LISTING_COMPLETE, "1")
-            if options.full_scan and result.reached_end:
-                for job in self._after_full_scan(result.seen):
-                    await self._put(job)
-            self.events.emit(
-                "listed",
-                seen=len(result.seen),
-                new=result.new,
-                reached_end=result.reached_end,
-                walked_all=walk_all,
-            )
-            for pending in self.state.pending():
-                if pending.id not in self.queued_ids:
-                    await self._put(_Job(pending.id, pending.kind, pending.taken))
+            await self.listing.run(page)
+        except ListingError as error:
+            raise listing_failed(error) from None
+        except PageChangedError as error:
+            await self._page_changed(page, error)
+            raise
         finally:
-            for _ in range(options.workers):
-                self.queue.put_nowait(None)
-
-    async def _enqueue_new(self, item: ListedItem, follows_previous: bool) -> None:
-        if not follows_previous or len(self._batch) >= BATCH_SIZE:
-            await self._flush()
-        self._count(item.id)
-        self._batch.append(_Job(item.id, item.kind, item.label_time))
-
-    async def _flush(self) -> None:
-        if self._batch:
-            batch, self._batch = self._batch, []
-            # Remembered before they are fetched: a run killed now leaves them pending.
-            self.state.mark_listed((job.id, job.kind, job.label_time) for job in batch)
-            await self.queue.put(batch)
-
-    async def _put(self, job: _Job) -> None:
-        """A job on its own (a retry, a repair): no neighbour to step from."""
-        self._count(job.id)
-        await self.queue.put([job])
-
-    def _count(self, item_id: str) -> None:
-        self.queued_ids.add(item_id)
-        self.queued += 1
-        self.events.emit("queued", id=item_id, total=self.queued)
-
-    def _listing_progress(self, seen: int) -> None:
-        now = time.monotonic()
-        if now - self._last_listing_event >= LISTING_EVENT_EVERY:
-            self._last_listing_event = now
-            self.events.emit("listing", seen=seen, queued=self.queued)
-
-    def _after_full_scan(self, seen: list[str]) -> list[_Job]:
-        """Report items gone from Google (keep their files); list items whose files are gone."""
-        seen_set = set(seen)
-        done = self.state.done_ids()
-        deleted = sorted(done - seen_set)
-        if len(deleted) > max(DELETION_GUARD_MIN, DELETION_GUARD_SHARE * len(done)):
-            # More likely a grid that did not load to the end than a mass deletion.
-            self.events.emit(
-                "deletions-not-reported",
-                missing=len(deleted),
-                backed_up=len(done),
-                why="the scan missed too many items: run --full-scan again to confirm",
-            )
-            deleted = []
-        self.state.mark_deleted_on_google(deleted)
-        self.state.clear_deleted_on_google(done & seen_set)
-        self.summary.deleted_on_google = len(deleted)
-        if deleted:
-            self.events.emit("deleted-on-google", count=len(deleted), ids=deleted[:1000])
-        again = [
-            _Job(item_id, None, self.state.item_taken(item_id))
-            for item_id in sorted(self.state.ids_with_status(GONE) & seen_set)
-        ]  # back on Google (restored from the bin, say)
-        for item_id in sorted(done & seen_set):
-            files = self.state.files_of(item_id)
-            if not all((self.options.dest / f.path).is_file() for f in files):
-                again.append(_Job(item_id, None, self.state.item_taken(item_id)))
-                self.state.forget_files(item_id)
-                self.events.emit("item-missing", id=item_id, files=[f.path for f in files])
-        return again
+            self.jobs.close()
 
     # --- download and place -------------------------------------------------
     async def _worker(self, context: BrowserContext) -> None:
         tab = _Tab(await context.new_page())
         try:
             while True:
-                batch = await self.queue.get()
+                batch = await self.jobs.queue.get()
                 if batch is None:
                     return
                 showing: str | None = None  # the item the viewer shows now
                 for job in batch:
-                    if self._signed_out:
+                    if self._signed_out_at is not None:
                         return
                     if tab.served >= PAGE_RECYCLE_EVERY or tab.page.is_closed():
-                        with contextlib.suppress(Exception):
-                            await tab.page.close()
-                        tab = _Tab(await context.new_page())
+                        await self._fresh_page(context, tab)
                         showing = None
                     tab.served += 1
-                    showing = job.id if await self._handle(context, tab, job, showing) else None
+                    try:
+                        handled = await self._handle(context, tab, job, showing)
+                    except PageChangedError as error:
+                        await self._page_changed(tab.page, error)
+                        raise
+                    showing = job.id if handled else None
         finally:
             with contextlib.suppress(Exception):
                 await tab.page.close()
 
+    @staticmethod
+    async def _fresh_page(context: BrowserContext, tab: _Tab) -> None:
+        with contextlib.suppress(Exception):
+            await tab.page.close()
+        tab.page, tab.served = await context.new_page(), 0
+
     async def _handle(
-        self, context: BrowserContext, tab: _Tab, job: _Job, showing: str | None
+        self, context: BrowserContext, tab: _Tab, job: Job, showing: str | None
     ) -> bool:
         """Fetch and place one item, with retries; True if the viewer now shows it."""
         error = ""
         for attempt in range(1, ITEM_ATTEMPTS + 1):
             try:
                 # A retry loads the item afresh rather than stepping to it.
-                await self._fetch_and_place(tab.page, job, showing if attempt == 1 else None)
+                after = showing if attempt == 1 else None
+                if job.original_only:
+                    await self._add_original(tab.page, job, after)
+                else:
+                    await self._fetch_and_place(tab.page, job, after)
                 return True
             except ItemProcessing as why:
                 self._remember(job, PROCESSING, str(why), "item-skipped")
                 return True
             except ItemGone as why:
                 self._remember(job, GONE, str(why), "item-skipped")
+                # Chrome's own error page may still interrupt this page's next load.
+                await self._fresh_page(context, tab)
                 return False
             except SignedOutDuringRun:
-                self._signed_out = True
+                self._signed_out_at = tab.page.url
                 return False
+            except CollectorError:
+                raise
+            except StepFailed as why:
+                error = str(why)
+                self.watch.failed(why.step, why.target, job.id, error)
             except (FetchFailed, IncompleteDownload) as why:
                 error = str(why)
             except OSError as why:
-                if why.errno in (errno.ENOSPC, errno.EDQUOT):
-                    raise TemporaryError(f"{self.options.dest} is full: free some space") from None
+                if why.errno in DEST_UNWRITABLE_ERRNOS:
+                    raise dest_unwritable(self.options.dest, why) from None
                 error = f"{why.strerror or why}: {why.filename or ''}".rstrip(": ")
             except Exception as why:  # Playwright's errors: timeouts, a crashed page
                 error = str(why).splitlines()[0] if str(why) else type(why).__name__
@@ -486,6 +541,9 @@ class _Sync:
                         tab.page, tab.served = await context.new_page(), 0
                     except Exception:  # no page at all: the browser itself is gone
                         raise TemporaryError(f"the browser went away: {error}") from None
+            # Chrome reports a full disk only as "canceled", SQLite as its own error.
+            if (trouble := dest_trouble(self.options.dest)) is not None:
+                raise trouble
             if attempt < ITEM_ATTEMPTS:
                 self.events.emit("item-retry", id=job.id, attempt=attempt, error=error)
                 delay = RETRY_BACKOFF[attempt - 1] * (1 + random.random())  # noqa: S311
@@ -493,7 +551,7 @@ class _Sync:
         self._remember(job, FAILED, error, "item-failed")
         return False
 
-    async def _fetch_and_place(self, page: Page, job: _Job, showing: str | None) -> None:
+    async def _fetch_and_place(self, page: Page, job: Job, showing: str | None) -> None:
         fetched = await fetch_item(
             page,
             base_url=self.options.base_url,
@@ -501,43 +559,136 @@ class _Sync:
             item_id=job.id,
             downloads_dir=self.downloads_dir,
             stall_timeout=self.options.stall_timeout,
+            view=job.view,
             after=showing,
         )
         taken = google_site.combine_taken(fetched.taken, job.label_time)
-        staged = await asyncio.to_thread(
-            self.placer.stage, job.id, fetched.path, fetched.suggested_name
+        main, original = fetched.main, fetched.original
+        if original is None:
+            staged = await asyncio.to_thread(
+                self.placer.stage, job.id, main.path, main.suggested_name
+            )
+        else:  # an edited photo: the original keeps its name, the edited one is <stem>-edited
+            staged = await asyncio.to_thread(
+                self.placer.stage_edited,
+                job.id,
+                main.path,
+                main.suggested_name,
+                original.path,
+                original.suggested_name,
+            )
+        # Not looked at for an original (its menu failed): None, so a later run looks again.
+        edited = None if fetched.original_failure else original is not None
+        placed = self._place(
+            staged,
+            taken,
+            lambda files: self.state.mark_done(job.id, job.kind, taken, files, edited=edited),
         )
-        placed = []
-        try:
-            for file in staged:
-                placed.append(self.placer.place(file, taken))
-            self.state.mark_done(job.id, job.kind, taken, placed)
-        finally:
-            self.placer.discard(staged[len(placed) :])
-            # Recorded, or left for a retry to adopt as an identical unclaimed file.
-            self.placer.release(placed)
-        self.known.add(job.id)
+        self.listing.known.add(job.id)
         size = sum(f.size for f in placed)
         self.summary.new += 1
         self.summary.bytes += size
+        if original is not None:
+            self.summary.originals += 1
         self.events.emit(
             "item-done",
             id=job.id,
             files=[f.path for f in placed],
             bytes=size,
             taken=taken.isoformat() if taken else None,
+            edited=edited,
         )
+        self._watch_item(job.id, fetched.taken, fetched.original_failure)
 
-    def _remember(self, job: _Job, status: str, error: str, event: str) -> None:
+    def _watch_item(self, item_id: str, taken: datetime | None, menu: StepFailed | None) -> None:
+        """The steps a placed item passed, and the two that may fail without losing it."""
+        self.watch.passed(google_site.STEP_VIEWER, google_site.STEP_DOWNLOAD)
+        if taken is not None:
+            self.watch.passed(google_site.STEP_INFO)
+        else:
+            self.watch.failed(
+                google_site.STEP_INFO,
+                google_site.INFO_DATE_SELECTOR,
+                item_id,
+                "the info panel showed no date taken",
+            )
+        if menu is None:
+            self.watch.passed(google_site.STEP_MENU)
+        else:
+            self.events.emit("item-original-later", id=item_id, error=str(menu))
+            self.watch.failed(menu.step, menu.target, item_id, str(menu))
+
+    def _place(
+        self,
+        staged: list[StagedFile],
+        taken: datetime | None,
+        record: Callable[[list[PlacedFile]], None],
+    ) -> list[PlacedFile]:
+        """Place staged files and record them; what was not placed is discarded."""
+        placed: list[PlacedFile] = []
+        try:
+            for file in staged:
+                placed.append(self.placer.place(file, taken))
+            record(placed)
+        finally:
+            self.placer.discard(staged[len(placed) :])
+            # Recorded, or left for a retry to adopt as an identical unclaimed file.
+            self.placer.release(placed)
+        return placed
+
+    async def _add_original(self, page: Page, job: Job, showing: str | None) -> None:
+        """An item of release 0.1: if it is an edited photo, fetch and keep its original."""
+        taken = await show_item(
+            page,
+            base_url=self.options.base_url,
+            account_index=self.options.account_index,
+            item_id=job.id,
+            view=job.view,
+            after=showing,
+        )
+        original = await fetch_original(
+            page,
+            job.id,
+            self.downloads_dir,
+            self.options.stall_timeout,
+            data_loaded=taken is not None,
+        )
+        self.watch.passed(google_site.STEP_VIEWER, google_site.STEP_MENU)
+        if original is None:
+            self.state.set_edited(job.id, False)
+            return
+        staged = await asyncio.to_thread(
+            self.placer.stage, job.id, original.path, original.suggested_name, ORIGINAL
+        )
+        recorded_taken = self.state.item_taken(job.id) or job.label_time
+        if len(staged) == 1:
+            placed = [
+                self.placer.split_edited(
+                    self.state.files_of(job.id),
+                    staged[0],
+                    recorded_taken,
+                    lambda old, new: self.state.move_file(job.id, old, new, EDITED),
+                )
+            ]
+            self.state.add_original(job.id, placed)
+            self.placer.release(placed)
+        else:  # not a single file: placed beside what the item has
+            placed = self._place(
+                staged, recorded_taken, lambda files: self.state.add_original(job.id, files)
+            )
+        size = sum(f.size for f in placed)
+        self.summary.originals += 1
+        self.summary.bytes += size
+        self.events.emit("item-original", id=job.id, files=[f.path for f in placed], bytes=size)
+
+    def _remember(self, job: Job, status: str, error: str, event: str) -> None:
+        if job.original_only:  # the item itself is backed up; look again next run
+            self.events.emit("item-retry-later", id=job.id, reason=status, error=error)
+            return
         self.state.mark_unfinished(job.id, job.kind, job.label_time, status, error)
-        self.known.add(job.id)
+        self.listing.known.add(job.id)
         if status == FAILED:
             self.summary.failed += 1
         else:
             self.summary.skipped += 1
         self.events.emit(event, id=job.id, reason=status, error=error)
-
-
-async def still_signed_in(page: Page) -> bool:
-    """Is the library page still showing a signed-in account?"""
-    return await page_state.probe(page, LIBRARY_SIGNS) == SIGNED_IN

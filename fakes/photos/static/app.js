@@ -1,17 +1,22 @@
-// The fake Google Photos web app: a virtualised library grid and an item viewer,
-// fed by the server's internal JSON calls. No user-facing sentence lives in this
-// file: sentences arrive from the server when they are shown.
+// The fake Google Photos web app: a virtualised grid and an item viewer, fed by the
+// server's internal JSON calls. One code path serves the three grids, parameterised
+// by the list (INIT.list: library, recent or archive) and its path (INIT.gridPath).
+// No user-facing sentence lives in this file: sentences arrive from the server when
+// they are shown.
 'use strict';
 (() => {
   const INIT = JSON.parse(document.getElementById('wiz_global_data').textContent);
   const L = INIT.labels;
   const PREFIX = INIT.prefix;
+  const LIST = INIT.list || 'library';
+  const GRID_PATH = INIT.gridPath || '';               // '', 'search/_tra_' or 'archive'
+  const ITEM_PATH = GRID_PATH ? `${GRID_PATH}/photo/` : 'photo/';
   const app = document.getElementById('app');
 
   const CELL = 188;       // grid pitch (thumbnail + gap)
   const HEADER = 56;      // day header height
   const PAD = 16;
-  const RPC = { outline: 'lcxiM', page: 'EzkLib', item: 'VrseUb', download: 'pLFTfd' };
+  const RPC = { outline: 'lcxiM', page: 'EzkLib', item: 'VrseUb', download: 'pLFTfd', dialog: 'Wd3Tfc' };
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -29,7 +34,7 @@
   // ---- internal JSON calls (batchexecute style) ----------------------------------
   let reqid = 1000 + Math.floor(Math.random() * 8000);
 
-  async function rpc(id, args) {
+  async function rpc(id, args, keepalive) {
     let backoff = 400;
     for (;;) {
       reqid += 100000;
@@ -43,7 +48,7 @@
       let response = null;
       try {
         response = await fetch(`${INIT.rpc}?${query}`, {
-          method: 'POST', body, credentials: 'same-origin',
+          method: 'POST', body, credentials: 'same-origin', keepalive: Boolean(keepalive),
           headers: { 'Content-Type': 'application/x-www-form-urlencoded;charset=UTF-8' },
         });
       } catch (error) {
@@ -79,7 +84,7 @@
 
   function loadOutline() {
     if (!lib.outline) {
-      lib.outline = rpc(RPC.outline, []).then((outline) => {
+      lib.outline = rpc(RPC.outline, [LIST]).then((outline) => {
         lib.total = outline.total;
         let start = 0;
         for (const page of outline.pages) {
@@ -113,7 +118,7 @@
     if (!page) return Promise.resolve();
     if (page.promise) return page.promise;
     page.state = 1;
-    page.promise = rpc(RPC.page, [page.t]).then((answer) => {
+    page.promise = rpc(RPC.page, [page.t, LIST]).then((answer) => {
       answer.items.forEach(([id, aria, kind, landscape, hue], offset) => {
         if (offset >= page.n) return;
         const index = page.start + offset;
@@ -221,7 +226,7 @@
   function makeAnchor(index, item) {
     const box = itemBox(index);
     const anchor = el('a', {
-      href: `./photo/${item.id}`, class: 'item', 'aria-label': item.aria,
+      href: `./${ITEM_PATH}${item.id}`, class: 'item', 'aria-label': item.aria,
       style: `top:${box.top}px;left:${box.left}px`,
     }, [el('div', {
       class: `thumb${item.landscape ? '' : ' portrait'}`,
@@ -390,7 +395,7 @@
 
   function loadItem(id) {
     if (!viewer.cache.has(id)) {
-      const promise = rpc(RPC.item, [id, location.href]);
+      const promise = rpc(RPC.item, [id, location.href, LIST]);
       viewer.cache.set(id, promise);
       promise.catch(() => viewer.cache.delete(id));
     }
@@ -433,7 +438,7 @@
   function part(wiz, selector) { return wiz.querySelector(selector); }
 
   function openViewer(id, index, push) {
-    if (push) history.pushState({ photo: id }, '', `${PREFIX}photo/${id}`);
+    if (push) history.pushState({ photo: id }, '', `${PREFIX}${ITEM_PATH}${id}`);
     showViewer(id, index);
   }
 
@@ -538,7 +543,7 @@
 
   function closeViewer() {
     const last = viewer.current ? viewer.current.index : null;
-    history.pushState({}, '', PREFIX);
+    history.pushState({}, '', PREFIX + GRID_PATH);
     showGrid(last);
   }
 
@@ -568,7 +573,7 @@
   }
 
   // ---- menus, toasts, not found ---------------------------------------------------
-  const state = { view: 'grid', menu: null };
+  const state = { view: 'grid', menu: null, dialog: null };
 
   function openMenu(button, entries) {
     closeMenu();
@@ -632,8 +637,89 @@
     ]));
   }
 
+  // ---- hidden stale copies (as the real page keeps earlier views in the DOM) ------
+  function buildStale(stale) {
+    // An earlier grid: first in the document, kept with visibility:hidden.
+    const canvas = el('div', { class: 'canvas' });
+    stale.items.forEach(([id, aria], index) => {
+      canvas.appendChild(el('a', {
+        href: `./${ITEM_PATH}${id}`, class: 'item stale', 'aria-label': aria, tabindex: '-1',
+        style: `top:${PAD + HEADER + Math.floor(index / 6) * CELL}px;left:${PAD + (index % 6) * CELL}px`,
+      }));
+    });
+    canvas.style.height = `${PAD + HEADER + Math.ceil(stale.items.length / 6) * CELL}px`;
+    app.appendChild(el('c-wiz', { class: 'grid-page stale-page', jsrenderer: 'LibraryGrid', style: 'visibility:hidden' }, [
+      el('div', { role: 'main', class: 'scroller', tabindex: '-1' }, [canvas]),
+    ]));
+    // An earlier item's info panel, outside any shown item's element, with display:none.
+    const info = stale.info;
+    const fill = (template, value) => template.replace('{value}', value);
+    app.appendChild(el('c-wiz', { class: 'photo-wiz stale-info', 'data-media-key': info.id, style: 'display:none' }, [
+      el('aside', { class: 'info-panel' }, [
+        el('div', { class: 'info-row' }, [
+          el('div', { class: 'info-date', 'aria-label': fill(L.date_taken, info.date), text: info.date }),
+          el('div', { class: 'info-time' }, [
+            el('span', { 'aria-label': fill(L.time_taken, info.time), text: info.time }),
+          ]),
+        ]),
+        el('div', { class: 'info-row' }, [
+          el('div', { class: 'info-file', 'aria-label': fill(L.filename, info.filename), text: info.filename }),
+        ]),
+      ]),
+    ]));
+  }
+
+  // ---- modal dialog (storage full): blocks the keyboard until answered ------------
+  function showDialog(dialog) {
+    const cancel = el('button', { type: 'button', class: 'mdc-button', 'data-mdc-dialog-action': 'IbE0S', text: dialog.cancel });
+    const confirm = el('button', { type: 'button', class: 'mdc-button', 'data-mdc-dialog-action': 'EBS5u', text: dialog.confirm });
+    const root = el('div', { class: 'mdc-dialog mdc-dialog--open' }, [
+      el('div', { class: 'mdc-dialog__scrim' }),
+      el('div', { class: 'mdc-dialog__container' }, [
+        el('div', {
+          class: 'mdc-dialog__surface', role: 'dialog', 'aria-modal': 'true',
+          'aria-labelledby': 'dialog-title', 'aria-describedby': 'dialog-text',
+        }, [
+          el('h2', { class: 'mdc-dialog__title', id: 'dialog-title', text: dialog.title }),
+          el('div', { class: 'mdc-dialog__content', id: 'dialog-text', text: dialog.text }),
+          el('div', { class: 'mdc-dialog__actions' }, [cancel, confirm]),
+        ]),
+      ]),
+    ]);
+    closeMenu();
+    document.body.appendChild(root);
+    state.dialog = { root, kind: dialog.kind };
+    cancel.addEventListener('click', () => answerDialog(false));
+    confirm.addEventListener('click', () => answerDialog(true));
+    cancel.focus({ preventScroll: true });
+  }
+
+  function answerDialog(confirmed) {
+    const open = state.dialog;
+    if (!open) return;
+    if (confirmed) {
+      rpc(RPC.dialog, [open.kind, 'confirm'], true).then((answer) => {
+        if (answer.url) location.assign(answer.url);
+      }).catch(() => {});
+      return;
+    }
+    state.dialog = null;
+    open.root.remove();
+    rpc(RPC.dialog, [open.kind, 'cancel'], true).catch(() => {});
+  }
+
+  window.addEventListener('keydown', (event) => {
+    if (!state.dialog) return;
+    const onButton = event.target && state.dialog.root.contains(event.target) && event.target.tagName === 'BUTTON';
+    event.stopImmediatePropagation();
+    if (event.key === 'Escape') { event.preventDefault(); answerDialog(false); return; }
+    if (onButton && (event.key === 'Enter' || event.key === ' ' || event.key === 'Tab')) return;  // the button's own action
+    event.preventDefault();
+  }, true);
+
   // ---- keyboard, history, account switcher ---------------------------------------
   document.addEventListener('keydown', (event) => {
+    if (state.dialog) return;
     if (state.menu) return menuKey(event);
     if (state.view === 'grid') return gridKey(event);
     if (state.view !== 'photo') return;
@@ -650,7 +736,7 @@
 
   window.addEventListener('popstate', () => {
     const rest = location.pathname.startsWith(PREFIX) ? location.pathname.slice(PREFIX.length) : '';
-    const match = /^photo\/([A-Za-z0-9_-]+)$/.exec(rest);
+    const match = rest.startsWith(ITEM_PATH) ? /^([A-Za-z0-9_-]+)$/.exec(rest.slice(ITEM_PATH.length)) : null;
     if (match) {
       const index = lib.indexOf.get(match[1]);
       showViewer(match[1], index === undefined ? -1 : index);
@@ -676,6 +762,8 @@
   });
 
   // ---- start ----------------------------------------------------------------------
+  if (INIT.stale) buildStale(INIT.stale);
+  if (INIT.dialog) setTimeout(() => showDialog(INIT.dialog), 250);  // a moment after the page
   if (INIT.view === 'photo' && INIT.photoId) {
     showViewer(INIT.photoId, -1);
     loadOutline().then(() => { if (viewer.current) updateNav(viewer.current); }).catch(() => {});

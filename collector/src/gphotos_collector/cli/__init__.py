@@ -33,9 +33,10 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from gphotos_collector.cli import library
+    from gphotos_collector.cli import doctor, library
 
     library.register(cli)
+    doctor.register(cli)
     try:
         from gphotos_collector.cli import job
     except ImportError:  # the nightly-job commands are optional while being built

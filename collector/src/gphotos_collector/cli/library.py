@@ -1,7 +1,8 @@
-"""Commands that work on one library: login, check, sync, status."""
+"""Commands that work on one library: login, check, sync, status, verify."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -21,9 +22,10 @@ from gphotos_collector.cli.options import (
 from gphotos_collector.config import config_option
 from gphotos_collector.events import EventSink, JsonLinesSink
 from gphotos_collector.login import run_plain_browser
-from gphotos_collector.progress import ProgressBar, human_bytes, human_seconds
+from gphotos_collector.progress import ProgressDisplay, human_bytes, human_seconds
 from gphotos_collector.status import read_status
 from gphotos_collector.sync import SyncSummary, run_sync
+from gphotos_collector.verify import VerifyFailedError, VerifyReport, verify
 
 
 @click.command()
@@ -74,9 +76,9 @@ def check(profile: Path, account_index: int, base_url: str, browser: str, as_jso
 
 
 def _sink_for_terminal() -> tuple[EventSink, bool]:
-    """A progress bar on a terminal, JSON lines otherwise (cron, pipes)."""
+    """A live display on a terminal (stderr), JSON lines otherwise (cron, pipes)."""
     if sys.stdout.isatty():
-        return ProgressBar(), True
+        return ProgressDisplay(), True
     return JsonLinesSink(sys.stdout), False
 
 
@@ -97,7 +99,8 @@ def sync(**params: Any) -> None:
     """Back up the library's new items into DEST (incremental, resumable)."""
     options = sync_options_from(params)
     sink, on_terminal = _sink_for_terminal()
-    summary = run_sync(options, sink)
+    with sink if isinstance(sink, ProgressDisplay) else contextlib.nullcontext():
+        summary = run_sync(options, sink)
     if on_terminal:
         click.echo(describe(summary, options.dest))
         if summary.failed:
@@ -121,6 +124,9 @@ def status(dest: Path, as_json: bool) -> None:
     click.echo(
         f"  items: {figures['items']} ({figures['files']} files, {human_bytes(figures['bytes'])})"
     )
+    if figures["kinds"]:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in figures["kinds"].items())
+        click.echo(f"  by kind: {kinds}")
     for key, title in (("last_run", "last run"), ("last_success", "last success")):
         run = figures[key]
         if run is None:
@@ -140,7 +146,69 @@ def status(dest: Path, as_json: bool) -> None:
         )
 
 
+def _print_report(report: VerifyReport) -> None:
+    problems = len(report.missing) + len(report.changed)
+    click.echo(
+        f"Checked {report.checked} files ({human_bytes(report.bytes)} hashed) in {report.dest}: "
+        f"{len(report.missing)} missing, {len(report.changed)} changed, "
+        f"{len(report.unknown)} unknown."
+    )
+    for problem in [*report.missing, *report.changed]:
+        click.echo(f"  {problem.what:8} {problem.path}  (item {problem.item_id}): {problem.detail}")
+    for problem in report.unknown:
+        click.echo(f"  {problem.what:8} {problem.path}: {problem.detail}")
+    for repair in report.repairs:
+        for path, target in repair.moved.items():
+            click.echo(f"  moved aside {path} -> {target}")
+        if not repair.refetch:
+            click.echo(f"  not repaired: item {repair.item_id}: {repair.note}")
+    if report.repairs:
+        click.echo(
+            f"{report.repaired} of {len(report.repairs)} items with a missing or changed file "
+            "will be fetched again by the next sync."
+        )
+    elif problems:
+        click.echo("Run `gphotos-collector verify --repair` to fetch them again on the next sync.")
+    if report.unknown:
+        click.echo("Unknown files are left alone: no backed-up item claims them.")
+
+
+@click.command("verify")
+@config_option
+@click.option(
+    "--dest", required=True, type=click.Path(path_type=Path, file_okay=False, exists=True)
+)
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Move changed files aside (into .gphotos-collector/quarantine/) and have the next "
+    "sync fetch every missing or changed item again.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def verify_command(dest: Path, repair: bool, as_json: bool) -> None:
+    """Hash every backed-up file again: report missing, changed and unknown files.
+
+    Exits 7 when a recorded file is missing or changed (also after --repair:
+    the next sync fetches them); unknown files alone are not an error.
+    """
+    report = verify(dest, repair=repair)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_report(report)
+    if not report.intact:
+        problems = len(report.missing) + len(report.changed)
+        done = (
+            f"{report.repaired} items will be fetched again by the next sync"
+            if repair
+            else "`verify --repair` has the next sync fetch them again"
+        )
+        raise VerifyFailedError(
+            f"{problems} backed-up files are missing or changed in {dest}: {done}."
+        )
+
+
 def register(group: click.Group) -> None:
     """Add this module's commands to the top-level group."""
-    for command in (login, check, sync, status):
+    for command in (login, check, sync, status, verify_command):
         group.add_command(command)

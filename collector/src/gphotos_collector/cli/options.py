@@ -99,6 +99,12 @@ SYNC_ONLY_OPTIONS = (
         type=click.FloatRange(1, 3600),
         help="Seconds without a new byte after which a download counts as stalled.",
     ),
+    click.option(
+        "--debug-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Save a debug bundle (the page's HTML, a screenshot, versions) here at the end "
+        "of the run, and here instead of DEST/.gphotos-collector/debug/ on a changed page.",
+    ),
 )
 
 
@@ -134,4 +140,5 @@ def sync_options_from(params: dict[str, Any]) -> SyncOptions:
         base_url=params["base_url"],
         browser=params["browser"],
         stall_timeout=params["stall_timeout"],
+        debug_dir=params.get("debug_dir"),
     )

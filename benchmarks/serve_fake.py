@@ -1,0 +1,96 @@
+"""The fake Google Photos in a process of its own, as the benchmarks need it.
+
+    python -m benchmarks.serve_fake --items N --seed S --media-scale F \\
+        --url-file FILE --catalog FILE [--warm]
+
+The same server as `python -m fakes.photos serve` (its `PhotosApp` and
+`PhotosServer`), less the manifest that command builds before it listens: the
+manifest hashes every file, which takes minutes for 50,000 items. Instead it
+writes a catalog of the items (id, kind, state, archive and edit flags, video
+size, capture time) and, with `--warm`, builds every file's bytes once before
+it listens, so that no benchmark pays for the fake's first JPEG encodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from fakes.photos.server import PhotosApp, PhotosServer
+
+
+def catalog(app: PhotosApp) -> dict[str, list[dict[str, object]]]:
+    """Per account, the items oldest first (index k is item k)."""
+    library = app.library
+    return {
+        account: [
+            {
+                "id": spec.item_id,
+                "kind": spec.kind,
+                "state": library.state(spec),
+                "archived": library.archived(spec),
+                "edited": spec.edited,
+                "video_bytes": spec.video_bytes,
+                "taken": spec.taken_iso,
+            }
+            for spec in library.all_specs(account)
+        ]
+        for account in library.accounts
+    }
+
+
+def warm(app: PhotosApp) -> None:
+    """Build each downloadable file once: the shared JPEG bodies are encoded on first use."""
+    for account in app.library.accounts:
+        for spec in app.library.all_specs(account):
+            if app.library.state(spec) == "ok":
+                app.media.download(spec)
+                if spec.edited:
+                    app.media.download(spec, original=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--accounts", default="alice@example.com")
+    parser.add_argument("--media-scale", type=float, default=1.0)
+    parser.add_argument("--url-file", type=Path, required=True)
+    parser.add_argument("--catalog", type=Path, required=True)
+    parser.add_argument("--warm", action="store_true", help="build every file before listening")
+    args = parser.parse_args()
+    app = PhotosApp(
+        items=args.items,
+        seed=args.seed,
+        accounts=args.accounts.split(","),
+        media_scale=args.media_scale,
+    )
+    if args.warm:
+        warm(app)
+    args.catalog.write_text(json.dumps(catalog(app)))
+    server = PhotosServer(app, "127.0.0.1", 0)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    worker = threading.Thread(target=server.serve_forever, name="fake-photos", daemon=True)
+    worker.start()
+    partial = args.url_file.with_suffix(".partial")
+    partial.write_text(server.base_url + "\n")
+    partial.replace(args.url_file)
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    worker.join(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
