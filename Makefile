@@ -11,13 +11,14 @@ STAMP := $(VENV)/.installed
 # Debian packages the tests, the demo and the test hosts need on this machine.
 APT_PACKAGES := chromium python3-venv debootstrap systemd-container openssh-client openssh-server rsync
 
-.PHONY: help venv apt-deps lint test test-python test-molecule demo demo-stop bench lock clean
+.PHONY: help venv apt-deps lint test test-python test-molecule demo demo-stop bench trials lock clean
 
 help:
 	@echo "make demo    run the whole thing on its built-in demo (make demo-stop ends it)"
 	@echo "make test    run every check: lint, Python tests, Molecule scenarios"
 	@echo "make venv    build .venv/ with the pinned dependencies"
 	@echo "make bench   print the speed and memory benchmarks"
+	@echo "make trials  print the reliability and security trials (as root)"
 	@echo "make lock    re-pin requirements/*.in into the lock files"
 
 apt-deps:
@@ -40,7 +41,7 @@ venv: $(STAMP)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict collector/src/gphotos_collector fakes testhosts demo benchmarks
+	$(BIN)/mypy --strict collector/src/gphotos_collector fakes testhosts demo benchmarks trials
 	$(BIN)/mypy --strict --python-version 3.10 collector/src/gphotos_collector
 
 test-python: venv
@@ -72,6 +73,11 @@ bench: venv
 .PHONY: bench-quick
 bench-quick: venv
 	$(BIN)/python -m benchmarks --quick
+
+# Every reliability and security trial, one table (root: the disk trials mount filesystems;
+# secrets and isolation run on Molecule's default scenario, converged first if it is down).
+trials: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m trials
 
 # The servers' lock carries hashes: the role installs it with pip --require-hashes.
 UV_VERSION := 0.13.9

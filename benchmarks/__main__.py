@@ -142,7 +142,7 @@ def main() -> int:
             work, sizes.nothing_new_sizes, sizes.nothing_new_runs
         ),
         "memory": lambda: memory.growth(work, sizes.memory_items),
-        "deploy": lambda: deploy.deploy(work),
+        "deploy": lambda: deploy.deploy(work, args.out.parent),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     try:

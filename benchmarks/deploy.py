@@ -51,8 +51,8 @@ def _write_inventory(folder: Path, base_url: str, profiles: dict[str, Path]) -> 
     (folder / "host_vars" / f"{HOST_NAME}-1.yml").write_text(f"---\ngphotos_accounts:\n{members}")
 
 
-def _playbook(inventory: Path, log: Path) -> tuple[float, dict[str, int]]:
-    """One `ansible-playbook site.yml` run: its seconds and the recap's counts."""
+def _playbook(inventory: Path, log: Path) -> tuple[float, dict[str, int], list[str]]:
+    """One `ansible-playbook site.yml` run: its seconds, the recap's counts, changed tasks."""
     venv_bin = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}"}
     env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
@@ -67,16 +67,30 @@ def _playbook(inventory: Path, log: Path) -> tuple[float, dict[str, int]]:
         timeout=PLAYBOOK_TIMEOUT,
     )
     seconds = time.monotonic() - started
+    log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(completed.stdout + completed.stderr)
     if completed.returncode != 0:
         raise RuntimeError(f"site.yml failed (exit {completed.returncode}): see {log}")
     recap = {"ok": 0, "changed": 0, "failed": 0}
     for key in recap:
         recap[key] = sum(int(n) for n in re.findall(rf"\b{key}=(\d+)", completed.stdout))
-    return seconds, recap
+    return seconds, recap, _changed_tasks(completed.stdout)
 
 
-def deploy(work: Path) -> dict[str, Any]:
+def _changed_tasks(output: str) -> list[str]:
+    """The tasks that reported a change, by name, in order."""
+    changed: list[str] = []
+    task = ""
+    for line in output.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            task = line[line.index("[") + 1 : line.rindex("]")]
+        elif line.startswith("changed:") and task not in changed:
+            changed.append(task)
+    return changed
+
+
+def deploy(work: Path, logs: Path) -> dict[str, Any]:
+    """Both runs' output is kept in `logs` (first-run.log, second-run.log)."""
     folder = work / "deploy"
     state = folder / "testhosts"
     inventory = folder / "inventory"
@@ -103,8 +117,10 @@ def deploy(work: Path) -> dict[str, Any]:
         )
         boot = time.monotonic() - started
         try:
-            first, first_recap = _playbook(inventory, folder / "first-run.log")
-            second, second_recap = _playbook(inventory, folder / "second-run.log")
+            first, first_recap, _ = _playbook(inventory, logs / "deploy-first-run.log")
+            second, second_recap, second_tasks = _playbook(
+                inventory, logs / "deploy-second-run.log"
+            )
         finally:
             _testhosts("down", "--state-dir", str(state))
     return {
@@ -114,4 +130,5 @@ def deploy(work: Path) -> dict[str, Any]:
         "first_run_changed": first_recap["changed"],
         "second_run_seconds": round(second, 1),
         "second_run_changed": second_recap["changed"],
+        "second_run_changed_tasks": second_tasks,
     }

@@ -251,6 +251,10 @@ def table(results: dict[str, Any], found: list[Target]) -> str:
                 by_name.get("site.yml second run"),
             )
         )
+        if deploy.get("second_run_changed_tasks"):
+            lines.append(
+                "  changed on the second run: " + "; ".join(deploy["second_run_changed_tasks"])
+            )
     elif "deploy_skipped" in results:
         lines.append(f"\n5. Deploy: skipped ({results['deploy_skipped']})")
     met = sum(t.met for t in found)

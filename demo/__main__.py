@@ -129,7 +129,9 @@ def _describe(member: DemoMember, status: dict[str, Any]) -> str:
     mib = int(status.get("bytes", 0)) / 1048576
     line = (
         f"  {member.name} ({member.account}): {status.get('items', '?')} items, "
-        f"{status.get('files', '?')} files, {mib:.1f} MiB in {member.dest}"
+        f"{status.get('files', '?')} files, {mib:.1f} MiB in {member.dest} "
+        f"({status.get('archived', 0)} from the Archive, {status.get('edited', 0)} edited "
+        "photos with their original)"
     )
     last = status.get("last_run") or {}
     if last:

@@ -163,10 +163,12 @@ class Background:
 
 
 @contextmanager
-def library(workdir: Path, items: int, seed: int, **fake_options: Any) -> Iterator[FakePhotos]:
+def library(
+    workdir: Path, items: int, seed: int, scale: float = SCALE, **fake_options: Any
+) -> Iterator[FakePhotos]:
     """A fake Google Photos with one account, and its signed-in profile in workdir/profile."""
     with FakePhotos(
-        items=items, seed=seed, accounts=[ACCOUNT], media_scale=SCALE, **fake_options
+        items=items, seed=seed, accounts=[ACCOUNT], media_scale=scale, **fake_options
     ) as fake:
         fake.make_profile(workdir / "profile")
         yield fake
@@ -253,7 +255,7 @@ def audit(dest: Path, manifest: dict[str, Any], *, complete: bool = True) -> Aud
     if state.is_file():
         import sqlite3
 
-        db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
+        db = sqlite3.connect(state)  # a hot journal is rolled back, as the next run would
         try:
             if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 result.state_ok = False

@@ -18,7 +18,7 @@ from trials.core import (
     sync_args,
 )
 
-DISK_FULL_MB = 12  # the trial's DEST: a tmpfs smaller than the library (about 15 MB)
+DISK_FULL_MB = 16  # the trial's DEST: a tmpfs smaller than the library (about 26 MB)
 READ_ONLY_IMAGE_MB = 64
 
 
@@ -29,14 +29,14 @@ def _downloads(fake: FakePhotos) -> int:
 def disk_full(workdir: Path) -> TrialResult:
     result = TrialResult(
         "disk full",
-        f"DEST on a {DISK_FULL_MB} MB tmpfs for a 15 MB library; then the space is grown",
+        f"DEST on a {DISK_FULL_MB} MB tmpfs for a 26 MB library; then the space is grown",
         "exit 6 with a sentence, nothing partial; complete after space is freed",
     )
     dest = workdir / "dest"
     dest.mkdir()
     sh("mount", "-t", "tmpfs", "-o", f"size={DISK_FULL_MB}m,mode=0750", "trial-full", str(dest))
     try:
-        with library(workdir, items=120, seed=31) as fake:
+        with library(workdir, items=100, seed=31, scale=0.05) as fake:
             manifest = fake.manifest()
             full = run(sync_args(fake, workdir / "profile", dest))
             cut = audit(dest, manifest, complete=False)
@@ -84,10 +84,13 @@ def read_only(workdir: Path) -> TrialResult:
                 sh("e2fsck", "-fy", str(image))
             sh("mount", "-o", "loop", str(image), str(dest))
             cut = audit(dest, manifest, complete=False)
+            left = cut.temporary  # in the scratch folders, which a read-only disk keeps
+            cut.temporary = 0
             after = run(sync_args(fake, workdir / "profile", dest))
             final = audit(dest, manifest)
             result.measured = (
-                f"exit {stopped.code}, {cut}, state {'intact' if cut.state_ok else 'DAMAGED'}; "
+                f"exit {stopped.code}, {cut} ({left} in the scratch folders until the next run), "
+                f"state {'intact' if cut.state_ok else 'DAMAGED'}; "
                 f'"{stopped.message[:90]}"; after: exit {after.code}, {final}'
             )
             result.passed = (

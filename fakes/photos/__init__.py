@@ -20,17 +20,19 @@ In pytest::
         fake.set_archived("alice@example.com", item_id, True)  # out of the grid
         fake.interstitial("alice@example.com", "confirmidentifier")
         fake.dialog("alice@example.com", "storage-full")
+        fake.change_page("download")                # as Google might change it; None clears
+        fake.foreign_recent(True)                   # Recently added under non-library ids
 
 Views: the grid `/` (date taken), Recently added `/search/_tra_` (upload
 time, archived items too), the archive `/archive`; the page keeps hidden
 stale copies of grid and info panel unless `stale_copies=False`.
 
 From a shell: ``python -m fakes.photos --help`` (serve, make-profile, revoke,
-grow, delete, ready, upload-old, archive, interstitial, dialog). Fault SPEC
-syntax: see `fakes.photos.faults`. Library rules (special, processing,
+grow, delete, ready, upload-old, archive, interstitial, dialog, change,
+foreign-recent). Fault SPEC syntax: see `fakes.photos.faults`. Library rules (special, processing,
 deleted, archived and backdated items): see `fakes.photos.library`. Manifest
-format: see `fakes.photos.manifest`. URL paths, interstitials and dialogs:
-see `fakes.photos.server`.
+format: see `fakes.photos.manifest`. URL paths, interstitials, dialogs and
+page changes (`PAGE_CHANGES`): see `fakes.photos.server`.
 """
 
 from fakes.photos.fake import FakePhotos

@@ -1,5 +1,5 @@
 """Command line of the fake Google Photos: serve, make-profile, revoke, grow, delete, ready,
-upload-old, archive, interstitial, dialog."""
+upload-old, archive, interstitial, dialog, change, foreign-recent."""
 
 from __future__ import annotations
 
@@ -220,6 +220,25 @@ def build_parser() -> argparse.ArgumentParser:
     dialog.add_argument("--account", required=True, metavar="EMAIL")
     dialog.add_argument("--kind", default="storage-full", help="storage-full; empty clears")
     dialog.set_defaults(func=_admin, action="dialog")
+
+    change = commands.add_parser(
+        "change", help="serve the page as Google might change it (one thing changes)"
+    )
+    change.add_argument("--base-url", required=True)
+    change.add_argument(
+        "--mode",
+        default="",
+        help="more-options, info-labels, grid-anchors, download, recently-added; "
+        "empty: the normal page",
+    )
+    change.set_defaults(func=_admin, action="change")
+
+    foreign = commands.add_parser(
+        "foreign-recent", help="Recently added lists its items under ids not the library's"
+    )
+    foreign.add_argument("--base-url", required=True)
+    foreign.add_argument("--off", action="store_true", help="back to the library's ids")
+    foreign.set_defaults(func=_admin, action="foreign-recent")
     return parser
 
 
@@ -291,7 +310,7 @@ def _make_profile(args: argparse.Namespace) -> int:
 
 def _admin(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {}
-    if args.action != "grow":
+    if args.action not in ("grow", "change", "foreign-recent"):
         body["account"] = args.account
     if args.action in ("delete", "ready", "archive"):
         body["id"] = args.id
@@ -304,6 +323,10 @@ def _admin(args: argparse.Namespace) -> int:
         body["archived"] = not args.unarchive
     if args.action in ("interstitial", "dialog"):
         body["kind"] = args.kind
+    if args.action == "change":
+        body["mode"] = args.mode
+    if args.action == "foreign-recent":
+        body["on"] = not args.off
     url = f"{args.base_url.rstrip('/')}/_fake/{args.action}"
     request = urllib.request.Request(  # noqa: S310 - the fake's own http URL
         url,

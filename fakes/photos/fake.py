@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from fakes.photos.faults import FaultSpec
-from fakes.photos.library import full_name
+from fakes.photos.library import foreign_id, full_name
 from fakes.photos.profile import DEFAULT_BROWSER, make_profile
 from fakes.photos.server import PhotosApp, PhotosServer
 
@@ -142,6 +142,28 @@ class FakePhotos:
     def dialog(self, email: str, kind: str | None = "storage-full") -> None:
         """App page loads of `email` show a modal dialog until it is cancelled once."""
         self.app.set_dialog(email, kind)
+
+    def change_page(self, mode: str | None) -> None:
+        """Serve the page as Google might change it, until cleared (None/""): one thing
+        the contract names changes, everything else keeps working. Modes (see
+        `fakes.photos.server.PAGE_CHANGES`): more-options, info-labels, grid-anchors,
+        download, recently-added. Pages loaded afterwards show the change."""
+        self.app.set_page_change(mode)
+
+    @property
+    def page_change(self) -> str | None:
+        """The page change in force (None: the normal page)."""
+        return self.app.change_now()
+
+    def foreign_recent(self, on: bool = True) -> None:
+        """Recently added lists the same items in the same order, but each under an id
+        that is no library id (`foreign_id`); a page load of such an id is a 404."""
+        self.app.set_foreign_recent(on)
+
+    def foreign_id(self, item_id: str) -> str:
+        """The id Recently added shows for the library id `item_id` while
+        `foreign_recent(True)` is in force."""
+        return foreign_id(self.app.seed, item_id)
 
     # --- what the server saw -----------------------------------------------------------
 

@@ -104,6 +104,32 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 
+# What a page change (`FakePhotos.change_page`) puts in place of the contract's labels,
+# as a Google redesign would: mode -> language -> label overrides.
+CHANGED_LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "more-options": {
+        "en": {"more_options": "More actions"},
+        "de": {"more_options": "Weitere Aktionen"},
+    },
+    "info-labels": {
+        "en": {
+            "filename": "File name: {value}",
+            "date_taken": "Taken on: {value}",
+            "time_taken": "Time: {value}",
+        },
+        "de": {
+            "filename": "Name der Datei: {value}",
+            "date_taken": "Aufgenommen am: {value}",
+            "time_taken": "Uhrzeit: {value}",
+        },
+    },
+    "download": {
+        "en": {"download": "Download - Shift+S"},
+        "de": {"download": "Herunterladen - Umschalt+S"},
+    },
+}
+
+
 SENTENCES: dict[str, dict[str, str]] = {
     "en": {
         "processing": "Your video will be ready soon",

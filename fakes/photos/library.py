@@ -192,6 +192,15 @@ def deleted_probe_id(seed: int, account: str) -> str:
     return item_id(seed, account, -1)
 
 
+def foreign_id(seed: int, item: str) -> str:
+    """The id an item would carry in a view with scoped (album-like) ids: shaped like a
+    library id (`AF1Qip`, the same length), but no library's id."""
+    raw = hashlib.sha256(f"{seed}\x1fforeign\x1f{item}".encode()).digest()
+    raw += hashlib.sha256(f"{seed}\x1fforeign2\x1f{item}".encode()).digest()
+    text = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return "AF1Qip" + text[: max(34, len(item) - 6)]
+
+
 def _event_start(event: int) -> float:
     """Days after the epoch at which event `event` starts."""
     return _SPREAD_DAYS * math.log1p(event / _SPREAD_KNEE)

@@ -8,7 +8,7 @@ from typing import Any
 
 from fakes.photos import i18n
 
-STATIC_VERSION = "10"
+STATIC_VERSION = "11"
 
 
 def _json_for_script(data: Any) -> str:

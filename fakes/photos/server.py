@@ -32,7 +32,9 @@ URL paths (P is empty or `/u/<n>`):
              upload {"account", "taken" (ISO 8601 with offset), "count"},
              archive {"account", "id", "archived" (bool)},
              interstitial {"account", "kind" (see INTERSTITIALS; "" clears)},
-             dialog {"account", "kind" (see DIALOGS; "" clears)}
+             dialog {"account", "kind" (see DIALOGS; "" clears)},
+             change {"mode" (see PAGE_CHANGES; "" or null: the normal page)},
+             foreign-recent {"on" (bool)}
 """
 
 from __future__ import annotations
@@ -58,7 +60,15 @@ from typing import Any
 
 from fakes.photos import i18n, pages
 from fakes.photos.faults import FaultInjector, FaultSpec, parse_fault_spec
-from fakes.photos.library import VIEWS, ItemSpec, Library, deleted_probe_id, full_name, item_id
+from fakes.photos.library import (
+    VIEWS,
+    ItemSpec,
+    Library,
+    deleted_probe_id,
+    foreign_id,
+    full_name,
+    item_id,
+)
 from fakes.photos.manifest import ManifestBuilder
 from fakes.photos.media import MediaFactory
 from fakes.photos.sessions import COOKIE_MAX_AGE, COOKIE_NAME, Sessions
@@ -156,6 +166,29 @@ DIALOGS: dict[str, dict[str, str]] = {
         "cancel": "Not now",
     },
 }
+# How Google might change the page (`FakePhotos.change_page`): mode -> what changes.
+# Each changes one thing the contract names; everything else keeps working.
+PAGE_CHANGES: dict[str, str] = {
+    "more-options": 'the viewer\'s "More options" button is labelled "More actions"',
+    "info-labels": 'the info panel\'s labels read "File name:", "Taken on:", "Time:"',
+    "grid-anchors": "grid items are div[role=link][data-id], not a[href*='/photo/']",
+    "download": 'the menu entry is "Download - Shift+S" and Shift+S (not Shift+D) downloads',
+    "recently-added": "a page load of Recently added (/search/_tra_...) is a 404, empty body",
+}
+DOWNLOAD_KEY = "D"
+CHANGED_DOWNLOAD_KEY = "S"
+
+
+def page_change_mode(mode: str | None) -> str | None:
+    """The PAGE_CHANGES key for `mode`; None for the normal page (None or "")."""
+    wanted = (mode or "").strip().lower()
+    if not wanted or wanted in ("none", "normal"):
+        return None
+    if wanted not in PAGE_CHANGES:
+        raise ValueError(f"no page change '{mode}' (known: {', '.join(PAGE_CHANGES)})")
+    return wanted
+
+
 _RPC_PATH = re.compile(r"^(?:/u/(\d{1,3}))?/_/PhotosUi/data/batchexecute$")
 _BARE_USER = re.compile(r"^/u/(\d{1,3})$")
 _DOWNLOAD_PATH = re.compile(r"^/_/dl/([A-Za-z0-9_-]{1,200})$")
@@ -269,6 +302,8 @@ class PhotosApp:
         self._account_lock = threading.Lock()
         self.interstitials: dict[str, str] = {}
         self.dialogs: dict[str, str] = {}
+        self.page_change: str | None = None
+        self.foreign_recent = False
         self.latency = latency_ms / 1000
         self.library = Library(seed, [a.strip().lower() for a in accounts], items)
         self.media = MediaFactory(seed, media_scale)
@@ -346,6 +381,26 @@ class PhotosApp:
                 self.dialogs[email] = kind
             else:
                 self.dialogs.pop(email, None)
+
+    def set_page_change(self, mode: str | None) -> str | None:
+        """Serve the page as changed by `mode` (see PAGE_CHANGES; None/"": normal)."""
+        changed = page_change_mode(mode)
+        with self._account_lock:
+            self.page_change = changed
+        return changed
+
+    def set_foreign_recent(self, on: bool) -> None:
+        """Recently added lists its items under ids that are not the library's."""
+        with self._account_lock:
+            self.foreign_recent = bool(on)
+
+    def change_now(self) -> str | None:
+        with self._account_lock:
+            return self.page_change
+
+    def foreign_recent_now(self) -> bool:
+        with self._account_lock:
+            return self.foreign_recent
 
     def interstitial_for(self, email: str) -> str | None:
         with self._account_lock:
@@ -436,11 +491,12 @@ class PhotosApp:
         visible = self.library.view(account, view)
         start = bisect.bisect_left(keys, _negate(high))
         end = bisect.bisect_right(keys, _negate(low))
+        foreign = view == "recent" and self.foreign_recent_now()
         found = []
         for spec in visible[start:end]:
             found.append(
                 [
-                    spec.item_id,
+                    foreign_id(self.seed, spec.item_id) if foreign else spec.item_id,
                     self.item_aria(spec, lang),
                     spec.kind,
                     spec.landscape,
@@ -816,6 +872,9 @@ class _Handler(BaseHTTPRequestHandler):
                 {"continue": continue_url, "authuser": index, "flowName": "GlifWebSignIn"}
             )
             return self._redirect(f"{INTERSTITIALS[kind][0]}?{query}")
+        change = self.app.change_now()
+        if change == "recently-added" and view == "recent":
+            return self._send(404, b"")  # the page was removed
         if photo_id is not None:
             spec = self.app.library.find(address, photo_id)
             if spec is None or self.app.library.state(spec) == "deleted":
@@ -827,6 +886,8 @@ class _Handler(BaseHTTPRequestHandler):
         name = full_name(address)
         signed_in = self.app.sessions.signed_in(self._cookie())
         labels = {k: v for k, v in i18n.LABELS[lang].items() if k not in ("account",)}
+        if change is not None:
+            labels.update(i18n.CHANGED_LABELS.get(change, {}).get(lang, {}))
         init = {
             "lang": lang,
             "prefix": prefix,
@@ -839,6 +900,9 @@ class _Handler(BaseHTTPRequestHandler):
             "view": "photo" if photo_id else "grid",
             "list": view,
             "gridPath": VIEW_PATHS[view],
+            # How the page is built (a page change alters these; see PAGE_CHANGES).
+            "downloadKey": CHANGED_DOWNLOAD_KEY if change == "download" else DOWNLOAD_KEY,
+            "itemLinks": "div" if change == "grid-anchors" else "anchor",
             "photoId": photo_id,
             "addAccount": self._signin_url(self._origin() + "/"),
         }
@@ -1072,6 +1136,8 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "GET" and action == "stats":
                 stats = app.stats.snapshot()
                 stats["faults"] = dict(app.faults.injected)
+                stats["change"] = app.change_now() or ""
+                stats["foreign_recent"] = app.foreign_recent_now()
                 return self._admin_json(200, stats)
             if method != "POST":
                 return self._admin_json(405, {"error": f"{method} /_fake/{action} is not known"})
@@ -1104,6 +1170,14 @@ class _Handler(BaseHTTPRequestHandler):
                 kind = str(body.get("kind") or "")
                 app.set_dialog(str(body["account"]), kind)
                 return self._admin_json(200, {"dialog": kind})
+            if action == "change":
+                mode = body.get("mode")
+                changed = app.set_page_change(None if mode is None else str(mode))
+                return self._admin_json(200, {"change": changed or ""})
+            if action == "foreign-recent":
+                on = _truthy(body.get("on", True))
+                app.set_foreign_recent(on)
+                return self._admin_json(200, {"foreign_recent": on})
             return self._admin_json(404, {"error": f"no admin action '{action}'"})
         except KeyError as missing:
             return self._admin_json(400, {"error": f"missing or unknown: {missing}"})

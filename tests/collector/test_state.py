@@ -24,7 +24,14 @@ def test_items_files_and_retries(tmp_path: Path) -> None:
     assert pending["c"].failures == 2 and pending["c"].last_error == "reset"
     assert state.is_claimed("2020/01/a.jpg")
     assert state.is_claimed("2020/01/A.JPG")  # one file on a case-insensitive share
-    assert state.totals() == {"items": 1, "files": 1, "bytes": 3, "deleted_on_google": 0}
+    assert state.totals() == {
+        "items": 1,
+        "files": 1,
+        "bytes": 3,
+        "deleted_on_google": 0,
+        "archived": 0,
+        "edited": 0,
+    }
     # A failed item that later succeeds is done, with its files.
     state.mark_done("c", "photo", taken, [PlacedFile("2020/01/c.jpg", 1, "cd" * 32)])
     assert state.item_status("c") == DONE
@@ -84,3 +91,11 @@ def test_last_full_scan_counts_only_successful_full_scans(tmp_path: Path) -> Non
     full = state.start_run(True)
     state.finish_run(full, exit_code=0, new=0, skipped=0, failed=0, size=0, seconds=1)
     assert state.last_full_scan() is not None
+
+
+def test_a_state_from_a_newer_release_is_refused_with_a_sentence(tmp_path: Path) -> None:
+    state = State.open(tmp_path)
+    state.set_meta("schema_version", "99")
+    state.close()
+    with pytest.raises(UsageError, match=r"newer gphotos-collector.*upgrade"):
+        State.open(tmp_path)

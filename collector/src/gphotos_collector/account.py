@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from gphotos_collector import google_site, page_state
 from gphotos_collector.browser import Browser, check_profile_dir, find_browser, open_context
-from gphotos_collector.errors import SignedOutError, TemporaryError
+from gphotos_collector.errors import PageChangedError, SignedOutError, TemporaryError
+from gphotos_collector.page_watch import DOCTOR_HINT
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -53,14 +54,33 @@ def signed_out(profile: Path, account_index: int, why: str = "", url: str = "") 
     )
 
 
+class PageMissing(TemporaryError):
+    """The page answered 404: it is not there (any more)."""
+
+
+def _raise_for(error: Exception, url: str, what: str) -> NoReturn:
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if google_site.HTTP_ERROR_PAGE in first:  # an error status with no body: a 404
+        raise PageMissing(f"{what} is not there ({url} answered an HTTP error)") from None
+    raise TemporaryError(f"could not open {what}: {first}") from None
+
+
 async def goto(page: Page, url: str, what: str) -> None:
     """Navigate, turning network failures and server errors into TemporaryError."""
-    try:
-        response = await page.goto(
-            url, wait_until="domcontentloaded", timeout=google_site.PAGE_LOAD_TIMEOUT * 1000
-        )
-    except Exception as error:  # Playwright's Error or TimeoutError
-        raise TemporaryError(f"could not open {what}: {str(error).splitlines()[0]}") from None
+    for attempt in (1, 2):
+        try:
+            response = await page.goto(
+                url, wait_until="domcontentloaded", timeout=google_site.PAGE_LOAD_TIMEOUT * 1000
+            )
+            break
+        except Exception as error:  # Playwright's Error or TimeoutError
+            # Chrome's own error page for an earlier 404 may still be on its way: settle, retry.
+            if attempt == 1 and google_site.INTERRUPTED_NAVIGATION in str(error):
+                await asyncio.sleep(google_site.ERROR_PAGE_SETTLE)
+                continue
+            _raise_for(error, url, what)
+    if response is not None and response.status in google_site.GONE_STATUSES:
+        raise PageMissing(f"{what} is not there ({url} answered HTTP {response.status})")
     if response is not None and response.status >= 500:
         raise TemporaryError(f"{what} answered HTTP {response.status}")
 
@@ -72,9 +92,20 @@ async def open_library(
     profile: Path,
     view: str = google_site.VIEW_GRID,
 ) -> Account:
-    """Open a view of the chosen account's library and read who is signed in."""
+    """Open a view of the chosen account's library and read who is signed in.
+
+    A view other than the library grid that is not there (404) is a changed page.
+    """
     url = google_site.view_url(base_url, account_index, view)
-    await goto(page, url, f"the Google Photos {view} page")
+    step = google_site.STEP_VIEW[view]
+    try:
+        await goto(page, url, step)
+    except PageMissing as error:
+        if view == google_site.VIEW_GRID:
+            raise
+        raise PageChangedError(
+            f"{error.message}. {DOCTOR_HINT}", step=step, target=google_site.VIEW_PATHS[view]
+        ) from None
     found = await page_state.wait_for(page, LIBRARY_SIGNS, google_site.PAGE_LOAD_TIMEOUT)
     if found == page_state.SIGNED_OUT:
         raise signed_out(profile, account_index, url=page.url)

@@ -101,6 +101,8 @@ ACCOUNT_LABEL = re.compile(
 # Earlier pages stay in the DOM, hidden: only the visible container counts.
 SCROLL_CONTAINER_SELECTOR = '[role="main"]'
 GRID_ITEM_SELECTOR = 'a[href*="/photo/"]'
+# A day of the grid: days shown but no item found means the items changed shape.
+DAY_HEADER_SELECTOR = '[aria-label^="Select all photos from"]'
 # Is an element shown? (display:none has no boxes; visibility is inherited.)
 IS_SHOWN_JS = "(e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden'"
 
@@ -151,6 +153,9 @@ NOT_FOUND_TEXT = "No webpage was found for the web address"
 # page.goto's error for an HTTP error page with no body: a deleted id is a real 404.
 HTTP_ERROR_PAGE = "ERR_HTTP_RESPONSE_CODE_FAILURE"
 GONE_STATUSES = frozenset({404, 410})
+# ... and Chrome draws its error page a moment later, which may interrupt the next load.
+INTERRUPTED_NAVIGATION = "interrupted by another navigation"
+ERROR_PAGE_SETTLE = 0.5  # seconds to let it land before loading again
 
 # --- Steps of the contract, by name (what doctor checks and a stopped run names) ---
 STEP_ACCOUNT = "the signed-in account"

@@ -32,6 +32,7 @@ from typing import IO, Any
 import gphotos_collector.sync as sync_stage
 from gphotos_collector.errors import (
     CollectorError,
+    DestUnwritableError,
     ExitCode,
     LockedError,
     SignedOutError,
@@ -354,6 +355,11 @@ class NightlyJob:
                 lock = self._lock()
             except LockedError as error:
                 return self._end(self._locked(error), started)
+            except DestUnwritableError as error:  # no lock file on a full or read-only disk
+                outcome = Outcome(error.exit_code, error=error)
+                self.events.emit("refused", exit_code=int(error.exit_code), message=error.message)
+                self._report(outcome)
+                return self._end(outcome, started)
             except UsageError as error:
                 return self._end(self._refuse(error), started)
             if lock is not None:
@@ -377,7 +383,13 @@ class NightlyJob:
             self.events.emit("lock", path=None, note="DEST cannot be made: no lock taken")
             return None
         lock = RunLock(path)
-        lock.acquire()
+        try:
+            lock.acquire()
+        except UsageError:
+            trouble = sync_stage.dest_trouble(sync.dest)
+            if trouble is not None:
+                raise trouble from None
+            raise
         self.events.emit("lock", path=str(path))
         return lock
 

@@ -38,10 +38,10 @@ _VISIBLE_MAIN_JS = f"""
 # The visible container's anchors in DOM order, how many are in view, and where
 # the scroller stands; found=false when no visible container exists (yet).
 _SNAPSHOT_JS = f"""
-([mainSelector, itemSelector, dialogCancel]) => {{
+([mainSelector, itemSelector, dialogCancel, daySelector]) => {{
   ({google_site.DISMISS_DIALOGS_JS})(dialogCancel);
   const main = ({_VISIBLE_MAIN_JS})(mainSelector);
-  if (!main) return {{items: [], visible: 0, top: 0, height: 0, view: 0, found: false}};
+  if (!main) return {{items: [], visible: 0, top: 0, height: 0, view: 0, found: false, days: 0}};
   const shown = {google_site.IS_SHOWN_JS};
   const anchors = Array.from(main.querySelectorAll(itemSelector)).filter(shown);
   const box = main.getBoundingClientRect();
@@ -57,6 +57,7 @@ _SNAPSHOT_JS = f"""
     height: main.scrollHeight,
     view: main.clientHeight,
     found: true,
+    days: main.querySelectorAll(daySelector).length,
   }};
 }}
 """
@@ -105,6 +106,7 @@ class _Snapshot:
     height: float
     view: float
     found: bool  # a visible container exists
+    days: int  # day headers in it
 
     @property
     def at_bottom(self) -> bool:
@@ -118,6 +120,7 @@ async def _snapshot(page: Page) -> _Snapshot:
             google_site.SCROLL_CONTAINER_SELECTOR,
             google_site.GRID_ITEM_SELECTOR,
             google_site.DIALOG_CANCEL_SELECTOR,
+            google_site.DAY_HEADER_SELECTOR,
         ],
     )
     return _Snapshot(
@@ -127,6 +130,7 @@ async def _snapshot(page: Page) -> _Snapshot:
         height=float(raw["height"]),
         view=float(raw["view"]),
         found=bool(raw["found"]),
+        days=int(raw["days"]),
     )
 
 
@@ -208,6 +212,13 @@ async def list_items(
         if snap.found and snap.at_bottom:
             # Nothing below: wait a little for the app to load more, else it is the end.
             if now - last_change >= settle_time:
+                if not result.seen and snap.days:  # days shown, no item: not an empty view
+                    raise ListingError(
+                        view,
+                        f"the grid shows {snap.days} days but no item matches",
+                        target=google_site.GRID_ITEM_SELECTOR,
+                        empty=True,
+                    )
                 result.reached_end = True
                 return result
         elif snap.found and snap.visible:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from gphotos_collector import google_site
 from gphotos_collector.account import open_library, signed_out, still_signed_in
+from gphotos_collector.downloader import FetchFailed, ItemGone, SignedOutDuringRun, open_item
 from gphotos_collector.errors import PageChangedError, TemporaryError
 from gphotos_collector.events import EventSink
 from gphotos_collector.jobs import Job, JobQueue
@@ -81,7 +82,17 @@ class Listing:
     def incremental(self) -> bool:
         """Recently added down to known ids is enough: the state knows all older uploads."""
         options = self.options
-        return self._complete and not options.full_scan and not options.windowed
+        return (
+            self._complete
+            and not options.full_scan
+            and not options.windowed
+            and self.report.changed is None
+        )
+
+    def view_unavailable(self, error: PageChangedError) -> None:
+        """Recently added does not open: this run walks the whole library instead."""
+        self.report.changed = error
+        self._fall_back(f"Recently added could not be opened: {error.message}")
 
     @property
     def first_view(self) -> str:
@@ -102,7 +113,9 @@ class Listing:
             elif self.state.get_meta(ARCHIVE_LISTED) != "1":
                 await self._archive_once(page)
         else:
-            await self._library(page, walk_all=options.full_scan or not self._complete)
+            fell_back = self.report.changed is not None  # Recently added did not open
+            walk_all = options.full_scan or not self._complete or fell_back
+            await self._library(page, walk_all=walk_all)
         if not options.windowed:
             self.state.set_meta(LISTING_COMPLETE, "1")
         await self._retries()
@@ -133,7 +146,7 @@ class Listing:
             and len(held) >= RECENT_GUARD_SAMPLE
             and backed_up >= RECENT_GUARD_SAMPLE
         ):
-            # Are these really new, or are they not the library's ids? The grid tells.
+            # Are these really new, or are they not the library's ids? The grid tells ...
             sample = await self._walk(
                 page, GRID, None, on_new=_ignore, max_seen=RECENT_GUARD_SAMPLE, count=False
             )
@@ -144,9 +157,31 @@ class Listing:
                     "not be the library's, so the whole library was listed instead"
                 )
                 return False
+            # ... and so does one of them opened as a library item.
+            if not await self._opens_in_library(page, held[0][0].id):
+                self._fall_back(
+                    f"the newest item of Recently added ({held[0][0].id}) is not a library "
+                    "item (its library page is a 404): its ids are not the library's, so the "
+                    "whole library was listed instead"
+                )
+                return False
         for item, follows in held:
             await self.jobs.add_listed(item, follows, RECENT)
         await self.jobs.flush()
+        return True
+
+    async def _opens_in_library(self, page: Page, item_id: str) -> bool:
+        """Does this id open as a library item? (ItemGone: not the library's.)"""
+        self._showing = None
+        url = google_site.item_url(self.options.base_url, self.options.account_index, item_id)
+        try:
+            await open_item(page, url, item_id)
+        except ItemGone:
+            return False
+        except SignedOutDuringRun:
+            self._check_signed_in_after(page, signed_in=False)
+        except FetchFailed:  # could not tell: trust the contract's inference
+            return True
         return True
 
     async def _library(self, page: Page, *, walk_all: bool) -> None:
@@ -208,9 +243,10 @@ class Listing:
         except ListingError as error:
             self._check_signed_in_after(page, await still_signed_in(page))
             if error.empty:  # not one item in a view that had some: a changed page
+                step = google_site.STEP_VIEW[view]
                 raise PageChangedError(
-                    f"{error} ({error.target} found nothing). {DOCTOR_HINT}",
-                    step=google_site.STEP_VIEW[view],
+                    f"the step '{step}' ({error.target}) found nothing: {error}. {DOCTOR_HINT}",
+                    step=step,
                     target=error.target,
                 ) from None
             raise

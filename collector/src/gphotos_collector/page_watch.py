@@ -42,6 +42,11 @@ class PageWatch:
         for step in steps:
             self._runs.pop(step, None)
 
+    def suspect(self, step: str) -> bool:
+        """Has this step failed on more than one item since it last passed? (no more retries)"""
+        run = self._runs.get(step)
+        return run is not None and len(run.items) > 1
+
     def failed(self, step: str, target: str, item_id: str, error: str) -> None:
         """Raise PageChangedError once `changed_after` different items failed this step."""
         run = self._runs.setdefault(step, _StepRun(target))

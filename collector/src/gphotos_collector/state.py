@@ -113,6 +113,14 @@ CORRUPT_MESSAGES = ("file is not a database", "database disk image is malformed"
 JOURNAL_SUFFIXES = ("-journal", "-wal", "-shm")
 
 
+class CorruptStateError(UsageError):
+    """The state file is damaged or not a database: `sync` sets it aside and rebuilds it."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail  # SQLite's own words
+
+
 def _is_corrupt(error: sqlite3.DatabaseError) -> bool:
     """Damaged or not a database (not: locked, read-only, I/O, permissions)."""
     code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
@@ -248,6 +256,16 @@ class State:
             raise UsageError(f"cannot open the state file {path}: {error}") from None
         try:
             self._setup(path)
+        except sqlite3.DatabaseError as error:
+            self._db.close()
+            if not _is_corrupt(error):
+                raise
+            raise CorruptStateError(
+                f"the state file {path} is damaged ({error}): the next sync keeps it as "
+                f"{path.name}.corrupt-<time> and starts a new one (files already in DEST "
+                "are taken back, not downloaded again); run it.",
+                str(error),
+            ) from None
         except BaseException:
             self._db.close()
             raise
@@ -295,10 +313,8 @@ class State:
         else:
             try:
                 state = cls(path)
-            except sqlite3.DatabaseError as error:
-                if not _is_corrupt(error):
-                    raise
-                reason = str(error)
+            except CorruptStateError as error:
+                reason = error.detail
             else:
                 try:
                     problem = state._db.execute("PRAGMA quick_check").fetchone()[0]
@@ -677,7 +693,19 @@ class State:
         deleted = self._db.execute(
             "SELECT COUNT(*) FROM items WHERE deleted_on_google_at IS NOT NULL"
         ).fetchone()
-        return {"items": items[0], "files": files, "bytes": size, "deleted_on_google": deleted[0]}
+        archived, edited = self._db.execute(
+            "SELECT COALESCE(SUM(archived = 1), 0), COALESCE(SUM(edited = 1), 0) FROM items "
+            "WHERE status = ?",
+            (DONE,),
+        ).fetchone()
+        return {
+            "items": items[0],
+            "files": files,
+            "bytes": size,
+            "deleted_on_google": deleted[0],
+            "archived": archived,  # backed up from the Archive
+            "edited": edited,  # edited photos kept with their original
+        }
 
     def last_full_scan(self) -> datetime | None:
         """When the last successful full scan started."""

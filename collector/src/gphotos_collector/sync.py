@@ -133,6 +133,7 @@ class _Tab:
 # Below this much free space on DEST, a failing download or write is a full disk.
 MIN_FREE_BYTES = 8 * 1024 * 1024
 DEST_UNWRITABLE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+WRITE_PROBE_NAME = "write-probe"
 
 
 def dest_trouble(dest: Path) -> DestUnwritableError | None:
@@ -148,12 +149,39 @@ def dest_trouble(dest: Path) -> DestUnwritableError | None:
             "read-write, and the next run carries on."
         )
     free = stats.f_bavail * stats.f_frsize
-    if free < MIN_FREE_BYTES or stats.f_favail == 0:
+    probe = _write_probe(dest)
+    if probe == errno.EROFS:  # ext4's errors=remount-ro shows only here, not in statvfs
+        return DestUnwritableError(
+            f"{dest} became read-only (a disk error? see `dmesg`): the run stopped and "
+            "nothing was lost; check the disk, mount it read-write again, and the next run "
+            "carries on."
+        )
+    if free < MIN_FREE_BYTES or stats.f_favail == 0 or probe in (errno.ENOSPC, errno.EDQUOT):
         return DestUnwritableError(
             f"the disk of {dest} is full ({free / 1e6:.1f} MB free): the run stopped and "
             "nothing was lost; free some space or grow the disk, and the next run carries on "
             "where this one stopped."
         )
+    return None
+
+
+def _write_probe(dest: Path) -> int | None:
+    """The errno of creating a small file in DEST's state folder (None: it worked)."""
+    folder = state_dir(dest)
+    if folder.is_symlink() or not folder.is_dir():
+        return None
+    probe = folder / WRITE_PROBE_NAME
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, b"probe")
+        finally:
+            os.close(fd)
+        probe.unlink()
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+        return error.errno
     return None
 
 
@@ -309,6 +337,7 @@ class _Sync:
         self.watch = PageWatch()
         self._signed_out_at: str | None = None  # the URL a worker saw the session end on
         self._account: Account | None = None
+        self._evidence: asyncio.Future[None] | None = None  # the debug bundle being saved
 
     # --- the run ------------------------------------------------------------
     async def run(self) -> SyncSummary:
@@ -354,7 +383,13 @@ class _Sync:
                 size=self.summary.bytes,
                 seconds=self.summary.seconds,
             )
-        self.events.emit("summary", **asdict(self.summary), dest=str(self.options.dest))
+            # Also when the run failed: what it did before is worth telling.
+            self.events.emit(
+                "summary",
+                **asdict(self.summary),
+                dest=str(self.options.dest),
+                exit_code=int(exit_code),
+            )
         return self.summary
 
     def _take_report(self) -> None:
@@ -368,13 +403,27 @@ class _Sync:
     async def _run_in(self, context: BrowserContext) -> None:
         page = context.pages[0] if context.pages else await context.new_page()
         first_view = self.listing.first_view
-        account = await open_library(
-            page,
-            self.options.base_url,
-            self.options.account_index,
-            self.options.profile,
-            first_view,
-        )
+        try:
+            account = await open_library(
+                page,
+                self.options.base_url,
+                self.options.account_index,
+                self.options.profile,
+                first_view,
+            )
+        except PageChangedError as error:  # Recently added is gone: the library grid is not
+            if first_view == google_site.VIEW_GRID:
+                raise
+            await self._page_changed(page, error)
+            self.listing.view_unavailable(error)
+            first_view = google_site.VIEW_GRID
+            account = await open_library(
+                page,
+                self.options.base_url,
+                self.options.account_index,
+                self.options.profile,
+                first_view,
+            )
         self.listing.showing(first_view)
         self._account = account
         self._bind_account(account)
@@ -398,6 +447,8 @@ class _Sync:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self._evidence is not None:  # finish writing it, whoever was cancelled
+                await asyncio.gather(self._evidence, return_exceptions=True)
             if self.options.debug_dir is not None:
                 await self._save_bundle(page, "on demand (--debug-dir)", "", "")
         if self._signed_out_at is not None:
@@ -429,7 +480,12 @@ class _Sync:
         self.events.emit("debug-bundle", path=str(bundle), step=step)
 
     async def _page_changed(self, page: Page, error: PageChangedError) -> None:
-        await self._save_bundle(page, error.step, error.target, error.message)
+        """Keep the evidence, once a run: workers meeting the change together wait for it."""
+        if self._evidence is None:
+            self._evidence = asyncio.ensure_future(
+                self._save_bundle(page, error.step, error.target, error.message)
+            )
+        await asyncio.shield(self._evidence)
 
     @staticmethod
     async def _wait_all(tasks: Sequence[asyncio.Future[None]]) -> None:
@@ -528,6 +584,8 @@ class _Sync:
             except StepFailed as why:
                 error = str(why)
                 self.watch.failed(why.step, why.target, job.id, error)
+                if self.watch.suspect(why.step):  # failing elsewhere too: no retry helps
+                    break
             except (FetchFailed, IncompleteDownload) as why:
                 error = str(why)
             except OSError as why:

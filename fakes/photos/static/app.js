@@ -11,6 +11,10 @@
   const LIST = INIT.list || 'library';
   const GRID_PATH = INIT.gridPath || '';               // '', 'search/_tra_' or 'archive'
   const ITEM_PATH = GRID_PATH ? `${GRID_PATH}/photo/` : 'photo/';
+  // What a page change (the server's PAGE_CHANGES) may alter: the download key, and the
+  // shape of grid items ('anchor': a[href="./photo/<id>"]; 'div': div[role=link][data-id]).
+  const DOWNLOAD_KEY = INIT.downloadKey || 'D';
+  const ITEM_LINKS = INIT.itemLinks || 'anchor';
   const app = document.getElementById('app');
 
   const CELL = 188;       // grid pitch (thumbnail + gap)
@@ -162,7 +166,7 @@
     grid.main.addEventListener('scroll', scheduleRender, { passive: true });
     window.addEventListener('resize', () => { relayout(true); scheduleRender(); });
     grid.canvas.addEventListener('click', (event) => {
-      const anchor = event.target.closest('a.item');
+      const anchor = event.target.closest('.item');
       if (!anchor || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
       event.preventDefault();
       const index = grid.anchorIndex.get(anchor);
@@ -223,11 +227,18 @@
     grid.timer = setTimeout(() => { grid.timer = 0; render(); }, 0);
   }
 
+  // A grid item's element: an anchor to its viewer, or (changed page) a div link.
+  function itemLink(id, attrs, children) {
+    const shape = ITEM_LINKS === 'div'
+      ? { role: 'link', tabindex: attrs.tabindex || '0', 'data-id': id }
+      : { href: `./${ITEM_PATH}${id}` };
+    return el(ITEM_LINKS === 'div' ? 'div' : 'a', { ...shape, ...attrs }, children);
+  }
+
   function makeAnchor(index, item) {
     const box = itemBox(index);
-    const anchor = el('a', {
-      href: `./${ITEM_PATH}${item.id}`, class: 'item', 'aria-label': item.aria,
-      style: `top:${box.top}px;left:${box.left}px`,
+    const anchor = itemLink(item.id, {
+      class: 'item', 'aria-label': item.aria, style: `top:${box.top}px;left:${box.left}px`,
     }, [el('div', {
       class: `thumb${item.landscape ? '' : ' portrait'}`,
       style: `background:linear-gradient(135deg,hsl(${item.hue} 55% 60%),hsl(${(item.hue + 40) % 360} 45% 35%))`,
@@ -352,6 +363,12 @@
   function gridKey(event) {
     if (event.target && event.target.tagName === 'INPUT') return;
     const main = grid.main;
+    if (event.key === 'Enter' && ITEM_LINKS === 'div') {
+      // An anchor opens on Enter by itself (a click); a div link is opened here.
+      const index = focusedIndex();
+      if (index >= 0 && lib.items[index]) { event.preventDefault(); openViewer(lib.items[index].id, index, true); }
+      return;
+    }
     const base = grid.pending !== null ? grid.pending : focusedIndex();
     let target = null;
     switch (event.key) {
@@ -565,7 +582,7 @@
     const info = viewer.current && viewer.current.id === id ? viewer.current.info : null;
     return [
       { label: L.slideshow, text: L.slideshow },
-      { label: L.download, text: L.download_text, hint: 'Shift+D', act: () => download(false) },
+      { label: L.download, text: L.download_text, hint: `Shift+${DOWNLOAD_KEY}`, act: () => download(false) },
       info && info.edited ? { label: L.download_original, text: L.download_original, act: () => download(true) } : null,
       { label: L.rotate, text: L.rotate.split(' - ')[0], hint: 'Shift+R' },
       { label: L.add_to_album, text: L.add_to_album },
@@ -642,8 +659,8 @@
     // An earlier grid: first in the document, kept with visibility:hidden.
     const canvas = el('div', { class: 'canvas' });
     stale.items.forEach(([id, aria], index) => {
-      canvas.appendChild(el('a', {
-        href: `./${ITEM_PATH}${id}`, class: 'item stale', 'aria-label': aria, tabindex: '-1',
+      canvas.appendChild(itemLink(id, {
+        class: 'item stale', 'aria-label': aria, tabindex: '-1',
         style: `top:${PAD + HEADER + Math.floor(index / 6) * CELL}px;left:${PAD + (index % 6) * CELL}px`,
       }));
     });
@@ -726,7 +743,7 @@
     if (event.target && event.target.tagName === 'INPUT') return;
     if (event.key === 'ArrowRight') { event.preventDefault(); step(1); }
     else if (event.key === 'ArrowLeft') { event.preventDefault(); step(-1); }
-    else if (event.shiftKey && (event.key === 'D' || event.code === 'KeyD')) { event.preventDefault(); download(false); }
+    else if (event.shiftKey && (event.key === DOWNLOAD_KEY || event.code === `Key${DOWNLOAD_KEY}`)) { event.preventDefault(); download(false); }
     else if (event.key === 'Escape') { event.preventDefault(); closeViewer(); }
   });
 

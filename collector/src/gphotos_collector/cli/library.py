@@ -136,6 +136,11 @@ def status(dest: Path, as_json: bool) -> None:
                 f"  {title}: {run['finished_at']} (exit {run['exit_code']}, {run['new']} new, "
                 f"{run['failed']} failed)"
             )
+    if figures["archived"] or figures["edited"]:
+        click.echo(
+            f"  from the Archive: {figures['archived']}; "
+            f"edited photos kept with their original: {figures['edited']}"
+        )
     if figures["deleted_on_google"]:
         click.echo(f"  deleted on Google, kept here: {figures['deleted_on_google']}")
     pending = figures["pending"]
