@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests, the demo and the test hosts need on this machine.
-APT_PACKAGES := chromium python3-venv debootstrap systemd-container openssh-client openssh-server rsync
+APT_PACKAGES := chromium python3-venv debootstrap systemd-container openssh-client openssh-server rsync gnupg git
 
 .PHONY: help venv apt-deps lint test test-python test-molecule demo demo-stop bench trials lock clean
 

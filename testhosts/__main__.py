@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     up_cmd.add_argument(
         "--reuse", action="store_true", help="keep the hosts if exactly these are already up"
     )
+    up_cmd.add_argument(
+        "--suite",
+        action="append",
+        default=[],
+        help="Debian release of the hosts (default bookworm); repeat it to give each host its "
+        "own, in order: --count 2 --suite bookworm --suite trixie",
+    )
     up_cmd.add_argument("--json", action="store_true", help="print the hosts as JSON")
 
     down_cmd = commands.add_parser("down", help="stop and delete the hosts of a state dir")
@@ -72,13 +79,17 @@ def _parser() -> argparse.ArgumentParser:
     stop_cmd.add_argument("--state-dir", type=Path, required=True)
     stop_cmd.add_argument("--name", help="only this one")
 
-    commands.add_parser("build-base", help="build the cached Debian tree now and print its key")
+    base_cmd = commands.add_parser(
+        "build-base", help="build the cached Debian tree now and print its key"
+    )
+    base_cmd.add_argument("--suite", default=BaseTreeSpec().suite, help="Debian release")
     return parser
 
 
 def _describe(host: TestHost) -> dict[str, object]:
     return {
         "name": host.name,
+        "suite": host.suite,
         "running": host.is_running(),
         "port": host.port,
         "root": str(host.root),
@@ -94,7 +105,7 @@ def _print_hosts(hosts: list[TestHost], as_json: bool) -> None:
         return
     for row in rows:
         state = "running" if row["running"] else "stopped"
-        print(f"{row['name']}\t{state}\t127.0.0.1:{row['port']}\t{row['ssh']}")
+        print(f"{row['name']}\t{row['suite']}\t{state}\t127.0.0.1:{row['port']}\t{row['ssh']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 reuse=args.reuse,
                 cache_dir=args.cache_dir,
                 timings=timings,
+                suites=args.suite,
             )
             _print_hosts(hosts, args.json)
             inventory = args.inventory or args.state_dir / INVENTORY_NAME
@@ -148,8 +160,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"testhosts: stopped {', '.join(stopped) or 'nothing'}", file=sys.stderr)
         elif args.command == "build-base":
             started = time.monotonic()
-            ensure_base_tree(BaseTreeSpec(), args.cache_dir)
-            info = base_tree_info(BaseTreeSpec(), args.cache_dir)
+            spec = BaseTreeSpec(suite=args.suite)
+            ensure_base_tree(spec, args.cache_dir)
+            info = base_tree_info(spec, args.cache_dir)
             info["seconds_now"] = round(time.monotonic() - started, 1)
             print(json.dumps(info, indent=2))
     except TestHostError as error:

@@ -163,11 +163,12 @@ def ensure_base_tree(spec: BaseTreeSpec | None = None, cache_dir: Path = DEFAULT
         )
         print(f"testhosts: base tree ready in {seconds:.0f} s: {final}", file=sys.stderr)
         for other in bases.iterdir():
-            # trees of an older package list, unless a running host's overlay still sits on it
+            # this suite's trees of an older package list (other suites' trees stay), unless
+            # a running host's overlay still sits on it
             if (
                 other.is_dir()
                 and other.name != final.name
-                and not other.name.startswith(".")
+                and other.name.startswith(f"{spec.suite}-")
                 and not _under_an_overlay(other)
             ):
                 shutil.rmtree(other, ignore_errors=True)

@@ -18,10 +18,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from testhosts.base_tree import DEFAULT_CACHE_DIR, BaseTreeSpec, ensure_base_tree
@@ -31,6 +31,7 @@ from testhosts.inventory import write_inventory
 from testhosts.services import stop_services
 
 HOST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+SUITE_NAME = re.compile(r"^[a-z]+$")
 DEFAULT_GROUP = "testhosts"
 INVENTORY_NAME = "inventory.ini"
 EXTRA_INVENTORIES = "inventories.txt"  # other inventory files written by `up`, removed by `down`
@@ -40,7 +41,7 @@ EXTRA_INVENTORIES = "inventories.txt"  # other inventory files written by `up`, 
 class Timings:
     """Seconds spent by `up`, so runs can be compared (printed by the CLI)."""
 
-    base_tree: float = 0.0
+    base_tree: float = 0.0  # every suite's tree (seconds only when one had to be built)
     create: float = 0.0  # copy the tree and configure every host
     boot_to_ssh: float = 0.0  # from starting nspawn until SSH and systemd answer, all hosts
 
@@ -163,11 +164,14 @@ def up(
     cache_dir: Path = DEFAULT_CACHE_DIR,
     spec: BaseTreeSpec | None = None,
     timings: Timings | None = None,
+    suites: Sequence[str] = (),
 ) -> list[TestHost]:
     """Boot `count` hosts named NAME-1..NAME-N and write their inventory.
 
-    Hosts left by an earlier run of the same state directory are removed first, unless
-    `reuse` is set and exactly the wanted hosts are still up and answering.
+    `suites` gives each host its Debian release, in order (one suite: every host; none: the
+    spec's suite, bookworm). Hosts left by an earlier run of the same state directory are
+    removed first, unless `reuse` is set and exactly the wanted hosts are still up and
+    answering.
     """
     if not HOST_NAME.match(name):
         raise TestHostError(
@@ -180,13 +184,20 @@ def up(
     timings = timings or Timings()
     spec = spec or BaseTreeSpec()
     wanted = [f"{name}-{index}" for index in range(1, count + 1)]
+    host_suites = _suites_per_host(list(suites) or [spec.suite], count)
     with _state_lock(state_dir):
         existing = hosts_in(state_dir)
-        if reuse and [h.name for h in existing] == wanted and all(_answers(h) for h in existing):
+        if (
+            reuse
+            and [(h.name, h.suite) for h in existing] == list(zip(wanted, host_suites, strict=True))
+            and all(_answers(h) for h in existing)
+        ):
             hosts = existing
         else:
             _down_locked(state_dir, cache_dir)
-            hosts = _create_and_boot(state_dir, wanted, cache_dir, spec, timings)
+            hosts = _create_and_boot(
+                state_dir, list(zip(wanted, host_suites, strict=True)), cache_dir, spec, timings
+            )
         write_inventory(state_dir / INVENTORY_NAME, hosts, group)
         if inventory is not None:
             inventory = inventory.resolve()
@@ -196,6 +207,19 @@ def up(
             if str(inventory) not in known:
                 listing.write_text("\n".join([*known, str(inventory)]) + "\n")
         return hosts
+
+
+def _suites_per_host(suites: list[str], count: int) -> list[str]:
+    for suite in suites:
+        if not SUITE_NAME.match(suite):
+            raise TestHostError(f"suite {suite!r}: give a Debian codename (bookworm, trixie)")
+    if len(suites) == 1:
+        return suites * count
+    if len(suites) != count:
+        raise TestHostError(
+            f"{len(suites)} suites for {count} hosts: give one suite for all, or one per host"
+        )
+    return suites
 
 
 def _answers(host: TestHost) -> bool:
@@ -208,17 +232,25 @@ def _answers(host: TestHost) -> bool:
 
 
 def _create_and_boot(
-    state_dir: Path, names: list[str], cache_dir: Path, spec: BaseTreeSpec, timings: Timings
+    state_dir: Path,
+    wanted: list[tuple[str, str]],
+    cache_dir: Path,
+    spec: BaseTreeSpec,
+    timings: Timings,
 ) -> list[TestHost]:
     started = time.monotonic()
-    base = ensure_base_tree(spec, cache_dir)
+    # one tree per suite, built one after the other (debootstrap is disk and network bound)
+    bases = {
+        suite: ensure_base_tree(replace(spec, suite=suite), cache_dir)
+        for suite in dict.fromkeys(suite for _, suite in wanted)
+    }
     timings.base_tree = time.monotonic() - started
 
     key_file, public_key = _client_key(state_dir)
-    ports = _free_ports(len(names))
+    ports = _free_ports(len(wanted))
     hosts = []
     started = time.monotonic()
-    for name, port in zip(names, ports, strict=True):
+    for (name, suite), port in zip(wanted, ports, strict=True):
         host_dir = state_dir / "hosts" / name
         host = TestHost(
             name=name,
@@ -227,11 +259,12 @@ def _create_and_boot(
             host_dir=str(host_dir),
             key_file=str(key_file),
             known_hosts=str(host_dir / "known_hosts"),
+            suite=suite,
         )
         hosts.append(host)
     # copying trees is kernel time: two at once uses both cores of a small machine
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for _ in pool.map(lambda h: h.prepare_root(base, cache_dir, spec.suite, public_key), hosts):
+        for _ in pool.map(lambda h: h.prepare_root(bases[h.suite], cache_dir, public_key), hosts):
             pass
     for host in hosts:
         host.save()

@@ -36,6 +36,7 @@ class TestHost:
     key_file: str  # the private key that root's authorized_keys accepts
     known_hosts: str  # this host's own generated host key, so SSH is checked strictly
     lower: str = ""  # the base tree under the overlay root; empty when the root is a copy
+    suite: str = "bookworm"  # the Debian release it runs (older records lack it: bookworm)
 
     @property
     def root(self) -> Path:
@@ -120,8 +121,9 @@ class TestHost:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def prepare_root(self, base_tree: Path, cache_dir: Path, suite: str, public_key: str) -> None:
-        """Make the host's root from the base tree, with its own identity, SSH and apt settings.
+    def prepare_root(self, base_tree: Path, cache_dir: Path, public_key: str) -> None:
+        """Make the host's root from its suite's base tree, with its own identity, SSH and apt
+        settings.
 
         The root is an overlay on the base tree (instant) where the kernel allows it, else a
         copy (seconds: 270 MB).
@@ -129,13 +131,13 @@ class TestHost:
         Path(self.host_dir).mkdir(parents=True, exist_ok=True)
         if self._mount_overlay(base_tree, cache_dir):
             self.lower = str(base_tree)
-            self._configure(self.root, suite, public_key)
+            self._configure(self.root, public_key)
             return
         partial = Path(self.host_dir) / "root.partial"
         shutil.rmtree(partial, ignore_errors=True)
         subprocess.run(["cp", "-a", "--reflink=auto", str(base_tree), str(partial)], check=True)
         shared_cache.seed_host(partial, cache_dir)
-        self._configure(partial, suite, public_key)
+        self._configure(partial, public_key)
         partial.rename(self.root)
 
     def _mount_overlay(self, base_tree: Path, cache_dir: Path) -> bool:
@@ -156,7 +158,7 @@ class TestHost:
             shutil.rmtree(directory, ignore_errors=True)
         return False
 
-    def _configure(self, root: Path, suite: str, public_key: str) -> None:
+    def _configure(self, root: Path, public_key: str) -> None:
         (root / "etc/hostname").write_text(f"{self.name}\n")
         (root / "etc/hosts").write_text(
             f"127.0.0.1\tlocalhost\n127.0.1.1\t{self.name}\n"
@@ -179,7 +181,7 @@ class TestHost:
         (ssh_dir / "authorized_keys").chmod(0o600)
         host_key = (root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[:2]
         Path(self.known_hosts).write_text(f"[127.0.0.1]:{self.port} {' '.join(host_key)}\n")
-        machine_config.apply_machine_config(root, suite)
+        machine_config.apply_machine_config(root, self.suite)
 
     def boot(self) -> int:
         """Start systemd-nspawn in the background (its own session, so it outlives us)."""

@@ -36,6 +36,21 @@ def scenario_data() -> dict:
     return yaml.safe_load((SCENARIO_DIR / "vars" / "fakes.yml").read_text())
 
 
+def expected_of(host) -> dict:
+    """What the scenario expects this host to run (vars/fakes.yml scenario_expected)."""
+    hostname = host.backend.get_hostname()
+    return scenario_data().get("scenario_expected", {}).get(hostname, {})
+
+
+def config_value(host, member: Member, key: str) -> str | None:
+    """A top-level string setting of the member's config.toml, as the role wrote it."""
+    for line in host.file(member.config).content_string.splitlines():
+        name, _, value = line.partition(" = ")
+        if name == key:
+            return json.loads(value)
+    return None
+
+
 def scenario_hosts() -> list[str]:
     """The test hosts' inventory names (what testinfra's ansible backend connects to)."""
     names = []

@@ -67,8 +67,19 @@ def test_a_host_boots_answers_ssh_on_its_own_loopback_port_and_is_a_minimal_serv
     assert ping.returncode == 0, ping.stdout + ping.stderr
 
 
-def test_ssh_refuses_a_host_whose_key_is_not_the_one_generated_for_it(state_dir):
-    first, second = testhosts.up(state_dir, name="keys", count=2)
+def test_each_host_runs_its_own_debian_release_and_ssh_refuses_a_key_not_generated_for_it(
+    state_dir,
+):
+    first, second = testhosts.up(state_dir, name="keys", count=2, suites=["bookworm", "trixie"])
+    for host, suite in ((first, "bookworm"), (second, "trixie")):
+        assert host.suite == suite
+        release = host.run(
+            ". /etc/os-release && echo $VERSION_CODENAME; grep ^Suites: "
+            "/etc/apt/sources.list.d/debian.sources"
+        )
+        codename, *suites_lines = release.stdout.splitlines()
+        assert codename == suite, release
+        assert suites_lines and all(f" {suite}" in line for line in suites_lines), release
     assert first.run("true").returncode == 0
     # second's known_hosts entry, pointed at first's port: a stale host on a reused port
     second_entry = Path(second.known_hosts).read_text()
@@ -109,6 +120,21 @@ def test_up_after_a_crash_replaces_the_leftovers_and_down_removes_everything(sta
     assert testhosts.hosts_in(state_dir) == []
     store = testhosts.DEFAULT_CACHE_DIR / "apt-archives"
     assert downloaded <= {p.name for p in store.glob("hello_*.deb")}
+
+
+@pytest.mark.parametrize(
+    ("suites", "count", "message"),
+    [
+        (["bookworm", "trixie"], 3, "2 suites for 3 hosts"),
+        (["Trixie"], 1, "Debian codename"),
+    ],
+)
+def test_suites_that_do_not_fit_the_hosts_are_refused_before_anything_starts(
+    tmp_path, suites, count, message
+):
+    with pytest.raises(testhosts.TestHostError, match=message):
+        testhosts.up(tmp_path / "state", name="bad", count=count, suites=suites)
+    assert not (tmp_path / "state" / "hosts").exists()
 
 
 def test_where_overlayfs_is_refused_the_root_is_a_copy_and_still_boots(state_dir, monkeypatch):

@@ -4,23 +4,108 @@ from __future__ import annotations
 
 import shlex
 
+import pytest
 from scenario_checks import (
     COLLECTOR_COMMAND,
+    FAKES_DIR,
     STATE_ROOT,
     USER_PREFIX,
+    config_value,
+    expected_of,
     members_of,
     parse_cron_file,
     scenario_hosts,
 )
 
+from testhosts import chrome_repo
+
 testinfra_hosts = scenario_hosts()
 
 GROUP = "gphotos-collector"  # the role's gphotos_accounts_group
+# Where Chrome's package puts its command (the gphotos_browser role's vars/main.yml).
+CHROME_COMMAND = "/usr/bin/google-chrome-stable"
+CHROME_SOURCES = "/etc/apt/sources.list.d/google-chrome.sources"
+
+
+def test_the_host_runs_the_debian_release_the_scenario_boots(host):
+    expected = expected_of(host)
+    assert host.system_info.distribution == "debian"
+    assert host.system_info.codename == expected.get("codename", "bookworm")
+
+
+def test_the_collector_runs_on_the_hosts_own_python(host):
+    version = "import sys; print('%d.%d' % sys.version_info[:2])"
+    system = host.check_output(f'/usr/bin/python3 -c "{version}"')
+    venv = host.check_output(f'/opt/gphotos-collector/venv/bin/python -c "{version}"')
+    assert venv == system == expected_of(host).get("python", system)
 
 
 def test_the_browser_is_installed_and_starts(host):
-    assert host.package("chromium").is_installed
-    assert host.run("chromium --version").stdout.startswith("Chromium ")
+    browser = expected_of(host).get("browser", "chromium")
+    if browser == "chromium":
+        assert host.package("chromium").is_installed
+        assert host.run("chromium --version").stdout.startswith("Chromium ")
+        command = "/usr/bin/chromium"
+    else:
+        package = host.package("google-chrome-stable")
+        assert package.is_installed and package.version == chrome_repo.VERSION
+        chrome = host.file("/opt/google/chrome/chrome")
+        assert chrome.is_file and chrome.mode & 0o111
+        assert host.file(CHROME_COMMAND).linked_to == "/opt/google/chrome/google-chrome"
+        # the stand-in runs the host's Chromium, which its package depends on
+        assert host.run(f"{CHROME_COMMAND} --version").stdout.startswith("Chromium ")
+        command = CHROME_COMMAND
+    for member in members_of(host):
+        assert config_value(host, member, "browser") == command
+
+
+def test_chrome_keeps_one_apt_source_written_like_its_package_writes_it(host):
+    if expected_of(host).get("browser") != "chrome":
+        pytest.skip("this host runs Chromium")
+    repo_url = (FAKES_DIR / "chrome-repo.url").read_text().strip() + "/deb/"
+    arch = host.check_output("dpkg --print-architecture")
+    # the role wrote it, the package's postinst rewrote it: one text, one Signed-By
+    assert host.file(CHROME_SOURCES).content_string == chrome_repo.sources_file(repo_url, arch)
+    assert host.file(CHROME_SOURCES).mode == 0o644
+    assert not host.file("/etc/apt/sources.list.d/google-chrome.list").exists
+    pointing = host.check_output(
+        f"grep -rlF {shlex.quote(repo_url.rstrip('/'))} /etc/apt/sources.list.d || true"
+    )
+    assert pointing.split() == [CHROME_SOURCES]
+    assert host.file(chrome_repo.CHROME_KEYRING).is_file
+    update = host.run("apt-get update")
+    assert update.rc == 0 and "W:" not in update.stdout + update.stderr, update.stderr
+
+
+def test_the_collector_finds_chrome_by_its_normal_path(host):
+    if expected_of(host).get("browser") != "chrome":
+        pytest.skip("this host runs Chromium")
+    member = members_of(host)[0]
+    check = host.run(
+        f"runuser -u {member.user} -- {COLLECTOR_COMMAND} check --config {member.config} "
+        "--browser chrome"
+    )
+    assert check.rc == 0, check.stdout + check.stderr
+    assert check.stdout.startswith("Signed in as "), check.stdout
+
+
+def test_each_member_runs_the_browser_with_its_sandbox(host):
+    """Chromium's sandbox needs unprivileged user namespaces (or its setuid helper): the
+    browser must start without --no-sandbox as each member's unprivileged user."""
+    page = "data:text/html,<p>sandboxed</p>"
+    for member in members_of(host):
+        browser = config_value(host, member, "browser")
+        script = (
+            'd=$(mktemp -d) && HOME="$d" timeout 120 "$0" --headless --disable-gpu '
+            '--no-first-run --user-data-dir="$d/profile" --dump-dom "$1"; rc=$?; '
+            'rm -rf "$d"; exit $rc'
+        )
+        run = host.run(
+            f"cd /tmp && runuser -u {member.user} -- sh -c {shlex.quote(script)} "
+            f"{shlex.quote(browser)} {shlex.quote(page)}"
+        )
+        assert run.rc == 0, f"{member.name}: {run.stderr[-2000:]}"
+        assert "<p>sandboxed</p>" in run.stdout
 
 
 def test_the_collector_is_installed_in_its_virtualenv(host):
