@@ -132,10 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON manifest of the library, rewritten whenever it changes",
     )
     serve.add_argument(
-        "--no-stale-copies",
-        dest="stale_copies",
-        action="store_false",
-        help="do not keep hidden stale copies of grid and info panel in the page",
+        "--stale-copies",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep hidden stale copies of the grid and info panel in the page, as Google's "
+        "app does (--no-stale-copies: a page an old client can read)",
     )
     serve.add_argument(
         "--url-file",

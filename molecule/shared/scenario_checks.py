@@ -181,10 +181,12 @@ def manifest() -> dict:
 
 
 def manifest_files(account: str) -> list[dict]:
-    """Every file a complete backup of `account` holds, with the item it belongs to."""
+    """Every file a complete backup of `account` holds, with the item it belongs to:
+    what Download gives, and an edited photo's original ("Download original") too."""
     files = []
     for item in manifest()["accounts"][account]["items"]:
-        for file in item["files"]:
+        extra = [item["original"]] if item.get("edited") and item.get("original") else []
+        for file in [*item["files"], *extra]:
             files.append({**file, "item": item})
     return files
 
