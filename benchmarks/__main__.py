@@ -111,7 +111,9 @@ def _run(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=(__doc__ or "").split("\n\n")[0]
+    )
     parser.add_argument("--quick", action="store_true", help="smaller libraries (minutes)")
     parser.add_argument("--deploy", action="store_true", help="also time site.yml (root)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")

@@ -13,7 +13,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from benchmarks.collector import BROWSER, run_sync
+from benchmarks.collector import BROWSER, SyncRun, run_sync
 from benchmarks.fake import ACCOUNT, FakeServer
 from benchmarks.state_builder import build_backed_up
 
@@ -34,12 +34,14 @@ def nothing_new(work: Path, sizes: tuple[int, int, int], runs: int = RUNS) -> di
             cpu = fake.cpu()
             seconds = []
             cpu_shares = []
+            phases: list[dict[str, float]] = []
             for _ in range(runs):
                 run = run_sync(fake.base_url, profile, dest, workers=4)
                 if run.new:
                     raise RuntimeError(f"a nothing-new run on {items} items fetched {run.new}")
                 seconds.append(run.seconds)
                 cpu_shares.append(run.cpu_share)
+                phases.append(_phases(run))
             shares.append(cpu.share())
             shutil.rmtree(dest)
             shutil.rmtree(profile)
@@ -49,6 +51,10 @@ def nothing_new(work: Path, sizes: tuple[int, int, int], runs: int = RUNS) -> di
             "runs_seconds": [round(s, 2) for s in seconds],
             "median_seconds": round(statistics.median(seconds), 2),
             "collector_cpu_share": round(statistics.median(cpu_shares), 2),
+            # Where the time goes: start (Python, Chromium, the first page), listing, the end.
+            "phases_median_seconds": {
+                key: round(statistics.median(p[key] for p in phases), 2) for key in phases[0]
+            },
         }
     smallest, largest = measured["small"], measured["large"]
     return {
@@ -57,4 +63,14 @@ def nothing_new(work: Path, sizes: tuple[int, int, int], runs: int = RUNS) -> di
         "largest_over_smallest": round(largest["median_seconds"] / smallest["median_seconds"], 2),
         "state": "built, not downloaded",
         "fake_cpu_share": round(max(shares), 2),
+    }
+
+
+def _phases(run: SyncRun) -> dict[str, float]:
+    started = run.first("sync-start") or run.started
+    listed = run.first("listed") or started
+    return {
+        "start": started - run.started,
+        "listing": listed - started,
+        "end": run.started + run.seconds - listed,
     }

@@ -204,6 +204,15 @@ def table(results: dict[str, Any], found: list[Target]) -> str:
                     target,
                 )
             )
+            phases = measured.get("phases_median_seconds")
+            if phases:
+                lines.append(
+                    _row(
+                        "  of which start / listing / end",
+                        f"{phases['start']} / {phases['listing']} / {phases['end']}",
+                        "s: Python + Chromium + first page; walk; close",
+                    )
+                )
         lines.append(
             _row(
                 "largest / smallest",

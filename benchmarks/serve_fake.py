@@ -54,7 +54,9 @@ def warm(app: PhotosApp) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.serve_fake", description=(__doc__ or "").split("\n\n")[0]
+    )
     parser.add_argument("--items", type=int, required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--accounts", default="alice@example.com")

@@ -102,7 +102,8 @@ def session_expires(workdir: Path) -> TrialResult:
         final = audit(dest, manifest)
         said = "signed out" in stopped.stderr and "login" in stopped.stderr
         result.measured = (
-            f'exit {stopped.code}: "{stopped.message[:100]}", {cut}; refreshed: exit '
+            f'exit {stopped.code}: "{stopped.message.replace(str(profile), "PROFILE")[:150]}", '
+            f"{cut}; refreshed: exit "
             f"{after.code}, {final}"
         )
         result.passed = stopped.code == 3 and said and cut.clean and after.code == 0 and final.clean

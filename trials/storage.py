@@ -46,7 +46,8 @@ def disk_full(workdir: Path) -> TrialResult:
             final = audit(dest, manifest)
             result.measured = (
                 f"full: exit {full.code} after {full.seconds:.0f} s, {cut}; "
-                f'"{full.message[:90]}"; after: exit {after.code}, {final}'
+                f'"{full.message.replace(str(dest), "DEST")[:150]}"; '
+                f"after: exit {after.code}, {final}"
             )
             result.passed = (
                 full.code == 6 and said_full and cut.clean and after.code == 0 and final.clean
@@ -91,7 +92,8 @@ def read_only(workdir: Path) -> TrialResult:
             result.measured = (
                 f"exit {stopped.code}, {cut} ({left} in the scratch folders until the next run), "
                 f"state {'intact' if cut.state_ok else 'DAMAGED'}; "
-                f'"{stopped.message[:90]}"; after: exit {after.code}, {final}'
+                f'"{stopped.message.replace(str(dest), "DEST")[:150]}"; '
+                f"after: exit {after.code}, {final}"
             )
             result.passed = (
                 stopped.code == 6 and said and cut.clean and after.code == 0 and final.clean

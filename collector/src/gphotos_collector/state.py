@@ -652,14 +652,6 @@ class State:
         )
         return [(row[0], int(row[1]), row[2]) for row in rows]
 
-    def amend_last_run(self, exit_code: int) -> None:
-        """The exit code of the newest finished run, once its failures are judged."""
-        self._db.execute(
-            "UPDATE runs SET exit_code = ? WHERE id = "
-            "(SELECT MAX(id) FROM runs WHERE finished_at IS NOT NULL)",
-            (exit_code,),
-        )
-
     # --- runs ---------------------------------------------------------------
     def start_run(self, full_scan: bool) -> int:
         cursor = self._db.execute(

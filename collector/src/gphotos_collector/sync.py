@@ -262,9 +262,7 @@ def run_sync(options: SyncOptions, events: EventSink) -> SyncSummary:
             try:
                 _report_set_aside(state, events)
                 options = _with_due_full_scan(options, state, events)
-                summary = asyncio.run(_Sync(options, browser, state, events).run())
-                _judge_failures(summary, state, events)
-                return summary
+                return asyncio.run(_Sync(options, browser, state, events).run())
             finally:
                 state.close()
     except (OSError, sqlite3.OperationalError) as error:
@@ -298,8 +296,6 @@ def _judge_failures(summary: SyncSummary, state: State, events: EventSink) -> No
     for item_id, nights, error in state.failing_for_good(FAILING_FOR_GOOD_NIGHTS):
         summary.failing_for_good.append({"id": item_id, "nights": nights, "error": error})
         events.emit("item-failing-for-good", id=item_id, nights=nights, error=error)
-    if summary.failing_for_good:
-        state.amend_last_run(int(summary.exit_code))
 
 
 def _with_due_full_scan(options: SyncOptions, state: State, events: EventSink) -> SyncOptions:
@@ -359,6 +355,7 @@ class _Sync:
                 finally:
                     with contextlib.suppress(Exception):
                         await context.close()
+            _judge_failures(self.summary, self.state, self.events)
             exit_code = self.summary.exit_code
         except CollectorError as error:
             exit_code = error.exit_code
