@@ -175,6 +175,8 @@ def test_good_inventory_passes_the_checks(tmp_path: Path) -> None:
                 # A relative profile_src starts at the inventory's directory.
                 {"name": "bob", "profile_src": "profiles/rel", "dest": "/srv/photos/bob"},
                 {"name": "carol", "state": "absent"},
+                # No profile_src: signs in on the server with playbooks/login.yml.
+                {"name": "gina", "dest": "/srv/photos/gina"},
                 # dest on a share (or the share itself); full scans every 1.5 days, or never.
                 {
                     **good_member(tmp_path, "dave"),
@@ -203,7 +205,7 @@ def rejected_members(tmp_path_factory: pytest.TempPathFactory) -> str:
         {**good_member(root, "upper"), "name": "Alice"},
         {**good_member(root, "reldest"), "dest": "photos"},
         {**good_member(root, "cron"), "schedule": "every night"},
-        {"name": "nosrc", "dest": "/srv/photos/nosrc"},
+        {**good_member(root, "emptysrc"), "profile_src": ""},
         {**good_member(root, "gone"), "profile_src": str(root / "missing-profile")},
         {**good_member(root, "notprofile"), "profile_src": str(root)},
         {**good_member(root, "typo"), "profile_scr": "x"},
@@ -250,7 +252,7 @@ def rejected_members(tmp_path_factory: pytest.TempPathFactory) -> str:
         'gphotos_accounts[reldest].dest must be an absolute path (and not "/"), got "photos"',
         "gphotos_accounts[cron].schedule must be a cron time of five fields",
         'got "every night"',
-        "gphotos_accounts[nosrc].profile_src is missing",
+        "gphotos_accounts[emptysrc].profile_src must be the path",
         "gphotos_accounts[gone].profile_src",
         "does not exist on this control node",
         'is not a Chrome profile (no "Local State" file in it)',
@@ -342,6 +344,16 @@ def test_refresh_of_an_unknown_member_is_rejected(tmp_path: Path) -> None:
         {"gphotos_browser": "chromium", "gphotos_accounts": [good_member(tmp_path, "alice")]},
     )
     output = run_checks_only(inventory, "playbooks/refresh-profile.yml", "-e", "account=zoe")
+    assert output.startswith("rc=2"), output
+    assert 'No host in this play lists a member named "zoe"' in output
+
+
+def test_login_of_an_unknown_member_is_rejected(tmp_path: Path) -> None:
+    inventory = write_inventory(
+        tmp_path,
+        {"gphotos_browser": "chromium", "gphotos_accounts": [good_member(tmp_path, "alice")]},
+    )
+    output = run_checks_only(inventory, "playbooks/login.yml", "-e", "account=zoe")
     assert output.startswith("rc=2"), output
     assert 'No host in this play lists a member named "zoe"' in output
 
