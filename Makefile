@@ -53,7 +53,7 @@ controller:
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict collector/src/gphotos_collector fakes testhosts demo benchmarks
+	$(BIN)/mypy --strict collector/src/gphotos_collector fakes testhosts demo benchmarks roles/gphotos_login/files
 	$(BIN)/mypy --strict --python-version 3.10 collector/src/gphotos_collector
 
 test-python: venv

@@ -125,7 +125,9 @@ def run(arguments: argparse.Namespace) -> int:
             stdin=subprocess.DEVNULL,
         )
         processes.append(xvfb)
-        wait_for_path(Path(f"/tmp/.X11-unix/X{arguments.display}"), xvfb, "Xvfb")
+        # X's fixed socket path, in the unit's private /tmp (PrivateTmp=yes).
+        x_socket = Path(f"/tmp/.X11-unix/X{arguments.display}")  # noqa: S108
+        wait_for_path(x_socket, xvfb, "Xvfb")
 
         vnc = subprocess.Popen(
             [
