@@ -194,6 +194,7 @@ def test_the_deploy_left_alice_waiting_to_sign_in(host):
     assert host.file(member.cron_file).exists
 
 
+@pytest.mark.timeout(1800)  # the first session installs Xvfb, x11vnc and noVNC
 def test_alice_signs_in_through_novnc_and_the_playbook_names_her_account(host):
     member = _member(host)
     web_port, vnc_port, local_port = _free_port(), _free_port(), _free_port()
