@@ -571,3 +571,46 @@ def test_the_config_holds_the_mount_and_full_scan_days_the_collector_knows(
     assert configs["never"]["full_scan_every"] == 0
     unknown = {key for config in configs.values() for key in config} - known_keys(collector_cli)
     assert not unknown, f"keys no gphotos-collector command knows: {unknown}"
+
+
+# --- why an uploaded profile cannot be read on the server -----------------------------
+
+
+def diagnose_profile(root: Path, last_version: str, local_state: str) -> str:
+    """Run check_diagnosis.yml on a made-up member's profile; its explanation (-v output)."""
+    browser = root / "chromium"
+    browser.write_text("#!/bin/sh\necho 'Chromium 120.0.6099.224 built on Debian 12'\n")
+    browser.chmod(0o755)
+    variables = {
+        **made_up_member(root, profile_src=str(root), dest=str(root / "photos")),
+        "gphotos_accounts_browser_path": str(browser),
+    }
+    name = variables["gphotos_accounts_member"]["name"]
+    profile = root / "state" / name / "profile"
+    profile.mkdir(parents=True)
+    (profile / "Last Version").write_text(last_version)
+    (profile / "Local State").write_text(local_state)
+    result = run_role_tasks(root, "check_diagnosis", variables, "-v")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    return " ".join(output.split())
+
+
+def test_a_profile_from_a_newer_browser_is_named(tmp_path: Path) -> None:
+    output = diagnose_profile(tmp_path, "131.0.6778.85", '{"os_crypt": {}}')
+    assert "last used by browser version 131.0.6778.85, newer than" in output
+    assert "120.0.6099.224" in output
+    assert "playbooks/login.yml -e account=" in output
+
+
+def test_a_profile_made_on_windows_is_named(tmp_path: Path) -> None:
+    local_state = '{"os_crypt": {"app_bound_encrypted_key": "QVBQQgE="}}'
+    output = diagnose_profile(tmp_path, "119.0.6045.105", local_state)
+    assert "was made on Windows" in output
+    assert "playbooks/login.yml -e account=" in output
+
+
+def test_another_unreadable_profile_gets_the_likely_causes(tmp_path: Path) -> None:
+    output = diagnose_profile(tmp_path, "120.0.6099.224", '{"os_crypt": {}}')
+    assert "made on macOS, Windows, or a Linux desktop with a keyring" in output
+    assert "playbooks/login.yml -e account=" in output
