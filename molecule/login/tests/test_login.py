@@ -194,6 +194,24 @@ def test_the_deploy_left_alice_waiting_to_sign_in(host):
     assert host.file(member.cron_file).exists
 
 
+def test_login_in_check_mode_installs_nothing_and_opens_no_session(host):
+    member = _member(host)
+    playbook = Playbook(
+        "-i",
+        str(EPHEMERAL_DIR / "inventory"),
+        "playbooks/login.yml",
+        "--check",
+        "-e",
+        f"account={MEMBER}",
+    )
+    code = playbook.finish(timeout=600)
+    assert code == 0, playbook.output
+    assert "Check mode: no sign-in session is opened for alice" in " ".join(playbook.output.split())
+    assert not host.package("x11vnc").is_installed
+    assert not host.run(f"systemctl is-active --quiet {UNIT}").succeeded
+    assert host.run(f"pgrep -u {member.user}").stdout.strip() == ""
+
+
 @pytest.mark.timeout(1800)  # the first session installs Xvfb, x11vnc and noVNC
 def test_alice_signs_in_through_novnc_and_the_playbook_names_her_account(host):
     member = _member(host)
