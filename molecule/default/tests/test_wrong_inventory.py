@@ -25,8 +25,9 @@ def test_a_member_whose_profile_src_is_missing_fails_before_any_change_naming_it
     host_vars = inventory / "host_vars" / "host-1.yml"
     members = yaml.safe_load(host_vars.read_text())
     # (No profile_src at all is fine: the member signs in on the server with login.yml.)
+    missing = str(tmp_path / "no-such-profile")
     members["gphotos_accounts"].append(
-        {"name": "erin", "profile_src": str(tmp_path / "no-such-profile"), "dest": "/srv/photos/erin"}
+        {"name": "erin", "profile_src": missing, "dest": "/srv/photos/erin"}
     )
     host_vars.write_text(yaml.safe_dump(members))
 
