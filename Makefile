@@ -11,12 +11,13 @@ STAMP := $(VENV)/.installed
 # Debian packages the tests, the demo and the test hosts need on this machine.
 APT_PACKAGES := chromium python3-venv debootstrap systemd-container openssh-client openssh-server rsync gnupg git
 
-.PHONY: help venv apt-deps lint test test-python test-molecule demo demo-stop bench trials lock clean
+.PHONY: help venv controller apt-deps lint test test-python test-molecule demo demo-stop bench trials lock clean
 
 help:
 	@echo "make demo    run the whole thing on its built-in demo (make demo-stop ends it)"
 	@echo "make test    run every check: lint, Python tests, Molecule scenarios"
-	@echo "make venv    build .venv/ with the pinned dependencies"
+	@echo "make venv    build .venv/ with the pinned dependencies (developers: tests, demo)"
+	@echo "make controller  build .venv-controller/ to deploy from any laptop (Python only)"
 	@echo "make bench   print the speed and memory benchmarks"
 	@echo "make trials  print the reliability and security trials (as root)"
 	@echo "make lock    re-pin requirements/*.in into the lock files"
@@ -38,10 +39,22 @@ $(STAMP): requirements/dev.lock collector/pyproject.toml pyproject.toml
 
 venv: $(STAMP)
 
+# A user's controller: the laptop (macOS, Linux, WSL) that runs the playbooks. Python 3.11+
+# and its venv module only: no apt, no sudo. ansible-core and its hash-checked pins, plus
+# the collections in requirements.yml (none today).
+CONTROLLER_VENV ?= .venv-controller
+
+controller:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "make controller: Python 3.11 or newer is needed (ansible-core 2.19), this is " + sys.version.split()[0] + "; give another one with make controller PYTHON=/path/to/python3")'
+	test -x $(CONTROLLER_VENV)/bin/python || $(PYTHON) -m venv $(CONTROLLER_VENV)
+	$(CONTROLLER_VENV)/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/controller.lock
+	$(CONTROLLER_VENV)/bin/ansible-galaxy collection install -r requirements.yml
+	@echo "controller ready: $(CONTROLLER_VENV)/bin/ansible-playbook -i inventory site.yml --ask-vault-pass"
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict collector/src/gphotos_collector fakes testhosts demo benchmarks trials
+	$(BIN)/mypy --strict collector/src/gphotos_collector fakes testhosts demo benchmarks trials roles/gphotos_login/files
 	$(BIN)/mypy --strict --python-version 3.10 collector/src/gphotos_collector
 
 test-python: venv
@@ -86,6 +99,7 @@ lock: venv
 	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
 	$(BIN)/uv pip compile --universal --python-version 3.10 --no-header --generate-hashes requirements/collector.in -o collector/requirements.lock
 	$(BIN)/uv pip compile --universal --python-version 3.11 --no-header requirements/dev.in -o requirements/dev.lock
+	$(BIN)/uv pip compile --universal --python-version 3.11 --no-header --generate-hashes -c requirements/dev.lock requirements/controller.in -o requirements/controller.lock
 
 clean:
-	rm -rf $(VENV) build collector/build .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CONTROLLER_VENV) build collector/build .pytest_cache .ruff_cache

@@ -175,6 +175,8 @@ def test_good_inventory_passes_the_checks(tmp_path: Path) -> None:
                 # A relative profile_src starts at the inventory's directory.
                 {"name": "bob", "profile_src": "profiles/rel", "dest": "/srv/photos/bob"},
                 {"name": "carol", "state": "absent"},
+                # No profile_src: signs in on the server with playbooks/login.yml.
+                {"name": "gina", "dest": "/srv/photos/gina"},
                 # dest on a share (or the share itself); full scans every 1.5 days, or never.
                 {
                     **good_member(tmp_path, "dave"),
@@ -203,7 +205,7 @@ def rejected_members(tmp_path_factory: pytest.TempPathFactory) -> str:
         {**good_member(root, "upper"), "name": "Alice"},
         {**good_member(root, "reldest"), "dest": "photos"},
         {**good_member(root, "cron"), "schedule": "every night"},
-        {"name": "nosrc", "dest": "/srv/photos/nosrc"},
+        {**good_member(root, "emptysrc"), "profile_src": ""},
         {**good_member(root, "gone"), "profile_src": str(root / "missing-profile")},
         {**good_member(root, "notprofile"), "profile_src": str(root)},
         {**good_member(root, "typo"), "profile_scr": "x"},
@@ -250,7 +252,7 @@ def rejected_members(tmp_path_factory: pytest.TempPathFactory) -> str:
         'gphotos_accounts[reldest].dest must be an absolute path (and not "/"), got "photos"',
         "gphotos_accounts[cron].schedule must be a cron time of five fields",
         'got "every night"',
-        "gphotos_accounts[nosrc].profile_src is missing",
+        "gphotos_accounts[emptysrc].profile_src must be the path",
         "gphotos_accounts[gone].profile_src",
         "does not exist on this control node",
         'is not a Chrome profile (no "Local State" file in it)',
@@ -342,6 +344,16 @@ def test_refresh_of_an_unknown_member_is_rejected(tmp_path: Path) -> None:
         {"gphotos_browser": "chromium", "gphotos_accounts": [good_member(tmp_path, "alice")]},
     )
     output = run_checks_only(inventory, "playbooks/refresh-profile.yml", "-e", "account=zoe")
+    assert output.startswith("rc=2"), output
+    assert 'No host in this play lists a member named "zoe"' in output
+
+
+def test_login_of_an_unknown_member_is_rejected(tmp_path: Path) -> None:
+    inventory = write_inventory(
+        tmp_path,
+        {"gphotos_browser": "chromium", "gphotos_accounts": [good_member(tmp_path, "alice")]},
+    )
+    output = run_checks_only(inventory, "playbooks/login.yml", "-e", "account=zoe")
     assert output.startswith("rc=2"), output
     assert 'No host in this play lists a member named "zoe"' in output
 
@@ -559,3 +571,46 @@ def test_the_config_holds_the_mount_and_full_scan_days_the_collector_knows(
     assert configs["never"]["full_scan_every"] == 0
     unknown = {key for config in configs.values() for key in config} - known_keys(collector_cli)
     assert not unknown, f"keys no gphotos-collector command knows: {unknown}"
+
+
+# --- why an uploaded profile cannot be read on the server -----------------------------
+
+
+def diagnose_profile(root: Path, last_version: str, local_state: str) -> str:
+    """Run check_diagnosis.yml on a made-up member's profile; its explanation (-v output)."""
+    browser = root / "chromium"
+    browser.write_text("#!/bin/sh\necho 'Chromium 120.0.6099.224 built on Debian 12'\n")
+    browser.chmod(0o755)
+    variables = {
+        **made_up_member(root, profile_src=str(root), dest=str(root / "photos")),
+        "gphotos_accounts_browser_path": str(browser),
+    }
+    name = variables["gphotos_accounts_member"]["name"]
+    profile = root / "state" / name / "profile"
+    profile.mkdir(parents=True)
+    (profile / "Last Version").write_text(last_version)
+    (profile / "Local State").write_text(local_state)
+    result = run_role_tasks(root, "check_diagnosis", variables, "-v")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    return " ".join(output.split())
+
+
+def test_a_profile_from_a_newer_browser_is_named(tmp_path: Path) -> None:
+    output = diagnose_profile(tmp_path, "131.0.6778.85", '{"os_crypt": {}}')
+    assert "last used by browser version 131.0.6778.85, newer than" in output
+    assert "120.0.6099.224" in output
+    assert "playbooks/login.yml -e account=" in output
+
+
+def test_a_profile_made_on_windows_is_named(tmp_path: Path) -> None:
+    local_state = '{"os_crypt": {"app_bound_encrypted_key": "QVBQQgE="}}'
+    output = diagnose_profile(tmp_path, "119.0.6045.105", local_state)
+    assert "was made on Windows" in output
+    assert "playbooks/login.yml -e account=" in output
+
+
+def test_another_unreadable_profile_gets_the_likely_causes(tmp_path: Path) -> None:
+    output = diagnose_profile(tmp_path, "120.0.6099.224", '{"os_crypt": {}}')
+    assert "made on macOS, Windows, or a Linux desktop with a keyring" in output
+    assert "playbooks/login.yml -e account=" in output

@@ -30,9 +30,10 @@ class Account:
 
 
 REFRESH_HINT = (
-    "Refresh it: on a desktop run `gphotos-collector login --profile PROFILE_DIR`, sign in, "
-    "and copy the profile to this server again (with the Ansible bundle: "
-    "`ansible-playbook playbooks/refresh-profile.yml -e account=NAME`)."
+    "Refresh it: with the Ansible bundle, `ansible-playbook playbooks/login.yml -e account=NAME` "
+    "signs the member in again on the server, from your browser; or on a desktop run "
+    "`gphotos-collector login --profile PROFILE_DIR`, sign in, and copy the profile to this "
+    "server again (`ansible-playbook playbooks/refresh-profile.yml -e account=NAME`)."
 )
 
 

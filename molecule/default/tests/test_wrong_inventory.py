@@ -19,12 +19,16 @@ SNAPSHOT = (
 )
 
 
-def test_a_member_without_profile_src_fails_before_any_change_naming_the_member(tmp_path):
+def test_a_member_whose_profile_src_is_missing_fails_before_any_change_naming_it(tmp_path):
     inventory = tmp_path / "inventory"
     shutil.copytree(INVENTORY_DIR, inventory, symlinks=False)
     host_vars = inventory / "host_vars" / "host-1.yml"
     members = yaml.safe_load(host_vars.read_text())
-    members["gphotos_accounts"].append({"name": "erin", "dest": "/srv/photos/erin"})
+    # (No profile_src at all is fine: the member signs in on the server with login.yml.)
+    missing = str(tmp_path / "no-such-profile")
+    members["gphotos_accounts"].append(
+        {"name": "erin", "profile_src": missing, "dest": "/srv/photos/erin"}
+    )
     host_vars.write_text(yaml.safe_dump(members))
 
     hosts = [
@@ -41,7 +45,9 @@ def test_a_member_without_profile_src_fails_before_any_change_naming_the_member(
     )
     output = run.stdout + run.stderr
     assert run.returncode != 0, output
-    assert "erin" in output and "profile_src" in output, output
+    flat = " ".join(output.split())  # the result's YAML folds long messages
+    assert "gphotos_accounts[erin].profile_src" in flat, output
+    assert "does not exist on this control node" in flat, output
     recap = output[output.rindex("PLAY RECAP") :]
     assert "changed=0" in recap and "changed=1" not in recap, recap
     assert [h.check_output(SNAPSHOT) for h in hosts] == before
