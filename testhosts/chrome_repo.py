@@ -31,13 +31,17 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from testhosts.errors import TestHostError
 
 PACKAGE = "google-chrome-stable"
-# A version no real Chrome has, so nobody mistakes the stand-in for the product.
+# A version no real Chrome has, so nobody mistakes the stand-in for the product. Each build
+# appends its time: the test hosts share a cache of downloaded .debs by file name, and a
+# package of an earlier build (with another repository URL in its postinst) must never be
+# taken for this one.
 VERSION = "1.0.0-1+teststandin"
 KEY_NAME = "linux_signing_key.pub"
 REPO_DIR = "deb"
@@ -58,6 +62,7 @@ class ChromeRepo:
 
     directory: Path
     base_url: str
+    version: str
 
     @property
     def repo_url(self) -> str:
@@ -69,11 +74,8 @@ class ChromeRepo:
 
     @property
     def package(self) -> Path:
-        return self.directory / REPO_DIR / "pool" / COMPONENT / "g" / PACKAGE / _deb_name()
-
-
-def _deb_name() -> str:
-    return f"{PACKAGE}_{VERSION}_{architecture()}.deb"
+        name = f"{PACKAGE}_{self.version}_{architecture()}.deb"
+        return self.directory / REPO_DIR / "pool" / COMPONENT / "g" / PACKAGE / name
 
 
 def architecture() -> str:
@@ -155,7 +157,7 @@ exec /opt/google/chrome/chrome "$@"
 """
 
 
-def build_package(out: Path, repo_url: str, keyring: bytes, arch: str) -> Path:
+def build_package(out: Path, repo_url: str, keyring: bytes, arch: str, version: str) -> Path:
     """Build the stand-in google-chrome-stable .deb into `out`."""
     with tempfile.TemporaryDirectory(prefix="chrome-deb-") as scratch:
         root = Path(scratch) / "root"
@@ -174,7 +176,7 @@ def build_package(out: Path, repo_url: str, keyring: bytes, arch: str) -> Path:
             textwrap.dedent(
                 f"""\
                 Package: {PACKAGE}
-                Version: {VERSION}
+                Version: {version}
                 Architecture: {arch}
                 Maintainer: gphotos-collector tests <tests@invalid>
                 Depends: chromium
@@ -191,7 +193,7 @@ def build_package(out: Path, repo_url: str, keyring: bytes, arch: str) -> Path:
             if folder.is_dir():
                 folder.chmod(0o755)
         out.mkdir(parents=True, exist_ok=True)
-        deb = out / f"{PACKAGE}_{VERSION}_{arch}.deb"
+        deb = out / f"{PACKAGE}_{version}_{arch}.deb"
         _run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(deb)])
     return deb
 
@@ -240,7 +242,9 @@ def build(directory: Path, base_url: str) -> ChromeRepo:
     """Make the signing key, the package, the signed index and the served key under `directory`."""
     if shutil.which("gpg") is None or shutil.which("dpkg-deb") is None:
         raise TestHostError("gpg and dpkg-deb are needed: run `make apt-deps` (gnupg, dpkg)")
-    repo = ChromeRepo(directory.resolve(), base_url.rstrip("/"))
+    repo = ChromeRepo(
+        directory.resolve(), base_url.rstrip("/"), f"{VERSION}.{time.time_ns() // 1000}"
+    )
     arch = architecture()
     if repo.directory.exists():
         shutil.rmtree(repo.directory)
@@ -252,7 +256,7 @@ def build(directory: Path, base_url: str) -> ChromeRepo:
     keyring = _gpg(home, "--export")
 
     dists = repo.directory / REPO_DIR / "dists" / SUITE
-    deb = build_package(repo.package.parent, repo.repo_url, keyring, arch)
+    deb = build_package(repo.package.parent, repo.repo_url, keyring, arch, repo.version)
     pool_path = str(deb.relative_to(repo.directory / REPO_DIR))
     packages = _packages_stanza(deb, pool_path).encode()
     index_name = f"{COMPONENT}/binary-{arch}/Packages"

@@ -35,7 +35,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[chrome_repo.Chr
         assert first_line.startswith("serving http://127.0.0.1:"), first_line
         # keep reading the request log so the server never blocks on a full pipe
         threading.Thread(target=process.stdout.read, daemon=True).start()
-        yield chrome_repo.ChromeRepo(folder / "repo", url_file.read_text().strip())
+        (deb,) = (folder / "repo").rglob("*.deb")
+        version = deb.name.split("_")[1]
+        assert version.startswith(chrome_repo.VERSION + ".")
+        yield chrome_repo.ChromeRepo(folder / "repo", url_file.read_text().strip(), version)
     finally:
         process.terminate()
         process.wait(timeout=10)
