@@ -214,9 +214,11 @@ def test_a_backup_of_release_0_1_gains_the_originals_and_nothing_else(tmp_path: 
         check=True,
     )
     assert which.stdout.startswith(str(old_src)), which.stdout
-    # Release 0.1 knew nothing of hidden stale grids: run it on a fake without them.
+    # Release 0.1 knew nothing of hidden stale grids: run it on a fake without them. A
+    # small library: its archived item is also among Recently added's newest, so the run
+    # meets it in two views and must fetch it once.
     with FakePhotos(
-        items=80, seed=37, accounts=[ALICE], media_scale=SCALE, stale_copies=False
+        items=16, seed=12, accounts=[ALICE], media_scale=SCALE, stale_copies=False
     ) as fake:
         profile, dest = tmp_path / "profile", tmp_path / "dest"
         fake.make_profile(profile)

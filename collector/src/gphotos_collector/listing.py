@@ -229,7 +229,7 @@ class Listing:
             result = await list_items(
                 page,
                 view=view,
-                is_known=self.known.__contains__,
+                is_known=self._known_or_queued,
                 on_new=on_new or enqueue,
                 stop_after_known=stop_after_known,
                 settle_time=google_site.FULL_SCAN_SETTLE_TIME
@@ -267,6 +267,10 @@ class Listing:
             walked_all=stop_after_known is None,
         )
         return result
+
+    def _known_or_queued(self, item_id: str) -> bool:
+        """Backed up, or already queued by this run (from another view): never fetched twice."""
+        return item_id in self.known or item_id in self.jobs.queued_ids
 
     def _check_signed_in_after(self, page: Page, signed_in: bool) -> None:
         if not signed_in:

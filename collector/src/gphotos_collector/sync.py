@@ -396,6 +396,8 @@ class _Sync:
         self.summary.fallback = report.fallback
         self.summary.deleted_on_google = report.deleted_on_google
         self.summary.originals_to_check = report.originals_to_check
+        with contextlib.suppress(sqlite3.Error):  # what is left after this run's checks
+            self.summary.originals_to_check = self.state.count_unchecked_originals()
 
     async def _run_in(self, context: BrowserContext) -> None:
         page = context.pages[0] if context.pages else await context.new_page()
