@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.text import Text
 
 from fakes.photos import FakePhotos
-from tests.conftest import CHROMIUM, collector_command
+from tests.collector.test_sync import sync_args
+from tests.conftest import collector_command
 
 ALICE = "alice@example.com"
 ANSI_CODE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -138,19 +139,7 @@ def test_a_real_sync_on_a_terminal(tmp_path: Path) -> None:
     with FakePhotos(items=12, seed=5, accounts=[ALICE], media_scale=0.02, **stale) as fake:
         profile, dest = tmp_path / "profile", tmp_path / "dest"
         fake.make_profile(profile)
-        command = collector_command(
-            "sync",
-            "--profile",
-            str(profile),
-            "--dest",
-            str(dest),
-            "--base-url",
-            fake.base_url,
-            "--browser",
-            CHROMIUM,
-            "--stall-timeout",
-            "4",
-        )
+        command = collector_command(*sync_args(fake, profile, dest))
         output = bytearray()
 
         def read(fd: int) -> bytes:

@@ -17,7 +17,8 @@ from gphotos_collector.verify import QUARANTINE_DIR_NAME, Problem, verify
 
 from fakes.photos import FakePhotos
 from tests.collector.backup import assert_backup_matches, assert_state_consistent
-from tests.conftest import CHROMIUM, run_collector
+from tests.collector.test_sync import sync_args
+from tests.conftest import run_collector
 
 ALICE = "alice@example.com"
 TAKEN = datetime(2021, 6, 7, 8, 9, 10, tzinfo=timezone.utc)
@@ -260,19 +261,7 @@ def test_verify_repair_then_sync_fetches_them_back(tmp_path: Path) -> None:
     with FakePhotos(items=30, seed=21, accounts=[ALICE], media_scale=0.02, **options) as fake:
         profile, dest = tmp_path / "profile", tmp_path / "dest"
         fake.make_profile(profile)
-        sync = [
-            "sync",
-            "--profile",
-            str(profile),
-            "--dest",
-            str(dest),
-            "--base-url",
-            fake.base_url,
-            "--browser",
-            CHROMIUM,
-            "--stall-timeout",
-            "4",
-        ]
+        sync = sync_args(fake, profile, dest)
         first = run_collector(*sync)
         assert first.code == 0, first.stdout[-4000:] + first.stderr
         assert run_collector("verify", "--dest", str(dest)).code == 0
