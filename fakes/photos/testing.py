@@ -166,6 +166,16 @@ def items_by_k(manifest: dict[str, Any], email: str) -> list[dict[str, Any]]:
     return list(reversed(manifest["accounts"][email]["items"]))
 
 
+def wait_item_loaded(page: Any) -> None:
+    """Wait until the viewer has loaded its item (the file name becomes the title).
+
+    Until then the viewer does not know where the item sits, and an arrow key does nothing.
+    """
+    page.wait_for_function(
+        "document.title.endsWith(' - Google Photos') && document.title !== 'Photos - Google Photos'"
+    )
+
+
 def signed_in_context(browser: Any, base_url: str, emails: list[str], **options: Any) -> Any:
     """A browser context holding a session cookie for `emails` (in /u/<n>/ order)."""
     cookie = None

@@ -14,7 +14,14 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from fakes.photos import FakePhotos
-from fakes.photos.testing import ALICE, BOB, items_by_k, signed_in_context, visible_ids
+from fakes.photos.testing import (
+    ALICE,
+    BOB,
+    items_by_k,
+    signed_in_context,
+    visible_ids,
+    wait_item_loaded,
+)
 
 SEED = 41
 # The page keeps hidden stale copies (as Google's does): a client reads the visible ones.
@@ -62,6 +69,7 @@ def _sha(path: Any) -> str:
 def _open_item(page: Any, fake: FakePhotos, item_id: str, prefix: str = "/") -> None:
     page.goto(f"{fake.base_url}{prefix}photo/{item_id}?hl=en")
     page.wait_for_selector(f'c-wiz[data-media-key="{item_id}"] [data-p*="{item_id}"]')
+    wait_item_loaded(page)
 
 
 def test_the_grid_is_virtualised_and_scrolling_reaches_every_item(

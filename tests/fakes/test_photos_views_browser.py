@@ -20,6 +20,7 @@ from fakes.photos.testing import (
     recent_ids,
     signed_in_context,
     visible_ids,
+    wait_item_loaded,
 )
 
 SEED = 43
@@ -102,6 +103,7 @@ def test_recently_added_is_a_grid_in_upload_order_with_its_own_viewer(
     # A page load of a viewer URL steps in upload order too.
     page.goto(f"{fake.base_url}/search/_tra_/photo/{expected[5]}?hl=en")
     page.wait_for_selector(f'[data-p*="{expected[5]}"]')
+    wait_item_loaded(page)
     page.keyboard.press("ArrowRight")
     page.wait_for_url(f"**/search/_tra_/photo/{expected[6]}")
 
