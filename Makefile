@@ -58,7 +58,7 @@ lint: venv
 	$(BIN)/mypy --strict --python-version 3.10 collector/src/gphotos_collector
 
 test-python: venv
-	$(BIN)/pytest -n auto --maxprocesses=4; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; exit $$rc
+	$(BIN)/pytest -n auto --maxprocesses=4 --durations=30; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; exit $$rc
 
 # Every scenario under molecule/, each timed; Molecule and testinfra find ansible-playbook
 # and pytest on PATH.
