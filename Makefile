@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests, the demo and the test hosts need on this machine.
-APT_PACKAGES := chromium python3-venv debootstrap systemd-container openssh-client openssh-server rsync gnupg git
+APT_PACKAGES := chromium python3-venv libexempi8 libimage-exiftool-perl exfatprogs exfat-fuse debootstrap systemd-container openssh-client openssh-server rsync gnupg git
 
 .PHONY: help venv controller apt-deps lint test test-python test-molecule demo demo-stop bench trials lock clean
 

@@ -12,7 +12,9 @@ Against the fake Google Photos (its own process, on loopback), driving the real
    scan's seconds, projected to 50,000 items (listing.py);
 3. nothing new: a run with nothing to fetch on three library sizes (nothing_new.py);
 4. memory: peak PSS per worker count, and its growth over a long run (memory.py);
-5. deploy (--deploy): site.yml on one test host, first and second run (deploy.py).
+5. deploy (--deploy): site.yml on one test host, first and second run (deploy.py);
+6. albums: `sync --albums`, its first pass, and a night with nothing new with and
+   without it, on 50 then 100 albums (albums.py).
 
 Prints a table with each target next to its figure (met or missed: reported,
 not enforced) and writes every figure to --out as JSON. `--quick` measures the
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import deploy, download, listing, memory, nothing_new, report
+from benchmarks import albums, deploy, download, listing, memory, nothing_new, report
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -48,6 +50,9 @@ class Sizes:
     nothing_new_sizes: tuple[int, int, int]
     nothing_new_runs: int
     memory_items: int
+    albums_library: tuple[int, int]  # items, albums: first pass, nothing new with/without
+    albums_nothing_changed: tuple[int, int]  # items, albums: album state built
+    albums_runs: int  # runs without and with --albums, each
 
 
 FULL = Sizes(
@@ -58,6 +63,9 @@ FULL = Sizes(
     nothing_new_sizes=(1_000, 10_000, 50_000),
     nothing_new_runs=3,
     memory_items=2_000,
+    albums_library=(5_000, 50),
+    albums_nothing_changed=(5_000, 100),
+    albums_runs=3,
 )
 QUICK = Sizes(
     download_items=20,
@@ -67,6 +75,10 @@ QUICK = Sizes(
     nothing_new_sizes=(100, 1_000, 5_000),
     nothing_new_runs=3,
     memory_items=160,
+    # A first pass opens each album item (half a second or more each): a dozen here.
+    albums_library=(30, 4),
+    albums_nothing_changed=(500, 20),
+    albums_runs=1,
 )
 
 
@@ -100,6 +112,8 @@ def _run(
     started = time.monotonic()
     try:
         results[key] = step()
+        for part, error in results[key].get("errors", {}).items():  # the other parts ran
+            failures.append(f"{key} ({part}): {error}")
     except Exception as error:  # one broken benchmark must not hide the others' figures
         traceback.print_exc()
         failures.append(f"{key}: {error}")
@@ -120,12 +134,22 @@ def main() -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["download", "large_videos", "listing", "nothing_new", "memory", "deploy"],
+        choices=[
+            "download",
+            "large_videos",
+            "listing",
+            "nothing_new",
+            "memory",
+            "albums",
+            "deploy",
+        ],
         help="run only these benchmarks (repeatable)",
     )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
-    wanted = set(args.only or ["download", "large_videos", "listing", "nothing_new", "memory"])
+    wanted = set(
+        args.only or ["download", "large_videos", "listing", "nothing_new", "memory", "albums"]
+    )
     if args.deploy:
         wanted.add("deploy")
     started = time.monotonic()
@@ -144,6 +168,9 @@ def main() -> int:
             work, sizes.nothing_new_sizes, sizes.nothing_new_runs
         ),
         "memory": lambda: memory.growth(work, sizes.memory_items),
+        "albums": lambda: albums.albums(
+            work, sizes.albums_library, sizes.albums_nothing_changed, sizes.albums_runs
+        ),
         "deploy": lambda: deploy.deploy(work, args.out.parent),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,25 @@ class Item:
     edited: bool
     video_bytes: int  # at media scale 1
     taken: str
+    filename: str  # as the info panel shows it (a live photo's: its still's)
+
+
+@dataclass(frozen=True)
+class AlbumItem:
+    id: str  # its id inside the album (never a library id)
+    item: str | None  # the library item it is; None: someone else's, in a shared album
+    filename: str  # as its info panel shows it
+
+
+@dataclass(frozen=True)
+class Album:
+    """An album of the first account as /albums lists it (only with `albums=`)."""
+
+    id: str  # the album id, or a shared album's share id (what the collector keys it by)
+    title: str
+    shared: bool
+    path: str  # its page under the base URL (a shared album's key included)
+    items: tuple[AlbumItem, ...]  # its count on /albums is how many
 
 
 class CpuShare:
@@ -55,16 +74,20 @@ class FakeServer:
         media_scale: float,
         warm: bool = False,
         accounts: tuple[str, ...] = (ACCOUNT,),
+        albums: int | None = None,  # albums per account; None: the fake's default (8)
     ) -> None:
-        self.folder = work / f"fake-{items}-{seed}"
+        suffix = "" if albums is None else f"-{albums}-albums"
+        self.folder = work / f"fake-{items}-{seed}{suffix}"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.items_count = items
         self.seed = seed
         self.media_scale = media_scale
         self.warm = warm
         self.accounts = accounts
+        self.albums = albums
         self.base_url = ""
         self.items: list[Item] = []
+        self.album_list: list[Album] = []
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> FakeServer:
@@ -88,6 +111,9 @@ class FakeServer:
             "--catalog",
             str(catalog_file),
         ]
+        album_file = self.folder / "albums.json"
+        if self.albums is not None:
+            command += ["--albums", str(self.albums), "--album-catalog", str(album_file)]
         if self.warm:
             command.append("--warm")
         # The server's own noise (a browser resetting a connection as it closes) goes to a log.
@@ -103,6 +129,18 @@ class FakeServer:
         self.base_url = url_file.read_text().strip()
         raw: dict[str, list[dict[str, Any]]] = json.loads(catalog_file.read_text())
         self.items = [Item(**entry) for entry in raw[self.accounts[0]]]
+        if self.albums is not None:
+            listed: dict[str, list[dict[str, Any]]] = json.loads(album_file.read_text())
+            self.album_list = [
+                Album(
+                    id=album["id"],
+                    title=album["title"],
+                    shared=album["shared"],
+                    path=album["path"],
+                    items=tuple(AlbumItem(*entry) for entry in album["items"]),
+                )
+                for album in listed[self.accounts[0]]
+            ]
         return self
 
     def __exit__(

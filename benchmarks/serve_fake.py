@@ -1,14 +1,17 @@
 """The fake Google Photos in a process of its own, as the benchmarks need it.
 
     python -m benchmarks.serve_fake --items N --seed S --media-scale F \\
-        --url-file FILE --catalog FILE [--warm]
+        --url-file FILE --catalog FILE [--albums N --album-catalog FILE] [--warm]
 
 The same server as `python -m fakes.photos serve` (its `PhotosApp` and
 `PhotosServer`), less the manifest that command builds before it listens: the
 manifest hashes every file, which takes minutes for 50,000 items. Instead it
 writes a catalog of the items (id, kind, state, archive and edit flags, video
-size, capture time) and, with `--warm`, builds every file's bytes once before
+size, capture time, and the file name the info panel shows: a live photo's is
+its still's) and, with `--warm`, builds every file's bytes once before
 it listens, so that no benchmark pays for the fake's first JPEG encodes.
+`--album-catalog` also writes each account's albums as /albums lists them, each
+with its items (album item id, library id or null, file name).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from fakes.photos.albums import DEFAULT_ALBUMS
 from fakes.photos.server import PhotosApp, PhotosServer
 
 
@@ -36,11 +40,41 @@ def catalog(app: PhotosApp) -> dict[str, list[dict[str, object]]]:
                 "edited": spec.edited,
                 "video_bytes": spec.video_bytes,
                 "taken": spec.taken_iso,
+                "filename": spec.filename,  # what the info panel shows as its file name
             }
             for spec in library.all_specs(account)
         ]
         for account in library.accounts
     }
+
+
+def album_catalog(app: PhotosApp) -> dict[str, list[dict[str, object]]]:
+    """Per account, its albums in /albums order, each with its items in display order."""
+    catalogued: dict[str, list[dict[str, object]]] = {}
+    for account in app.library.accounts:
+        catalogued[account] = []
+        for album in app.albums.albums(account):
+            spec = album.spec
+            shared = spec.share_id is not None
+            catalogued[account].append(
+                {
+                    "id": spec.share_id if shared else spec.album_id,
+                    "title": album.title,
+                    "shared": shared,
+                    "path": f"/share/{spec.share_id}?key={spec.key}"
+                    if shared
+                    else f"/album/{spec.album_id}",
+                    "items": [
+                        [
+                            entry.album_item_id,
+                            None if entry.foreign else entry.source.item_id,
+                            entry.source.filename,
+                        ]
+                        for entry in album.entries
+                    ],
+                }
+            )
+    return catalogued
 
 
 def warm(app: PhotosApp) -> None:
@@ -63,6 +97,8 @@ def main() -> int:
     parser.add_argument("--media-scale", type=float, default=1.0)
     parser.add_argument("--url-file", type=Path, required=True)
     parser.add_argument("--catalog", type=Path, required=True)
+    parser.add_argument("--albums", type=int, default=DEFAULT_ALBUMS, help="albums per account")
+    parser.add_argument("--album-catalog", type=Path, help="also write the albums here")
     parser.add_argument("--warm", action="store_true", help="build every file before listening")
     args = parser.parse_args()
     app = PhotosApp(
@@ -70,10 +106,13 @@ def main() -> int:
         seed=args.seed,
         accounts=args.accounts.split(","),
         media_scale=args.media_scale,
+        albums=args.albums,
     )
     if args.warm:
         warm(app)
     args.catalog.write_text(json.dumps(catalog(app)))
+    if args.album_catalog is not None:
+        args.album_catalog.write_text(json.dumps(album_catalog(app)))
     server = PhotosServer(app, "127.0.0.1", 0)
     stop = threading.Event()
 

@@ -133,6 +133,15 @@ def _describe(member: DemoMember, status: dict[str, Any]) -> str:
         f"({status.get('archived', 0)} from the Archive, {status.get('edited', 0)} edited "
         "photos with their original)"
     )
+    line += (
+        f"; XMP sidecars of {status.get('with_details', 0)} items ({status.get('with_caption', 0)}"
+        f" with a caption, {status.get('with_people', 0)} naming people); "
+        f"{status.get('albums', 0)} albums as folders of links in {member.dest}/albums"
+    )
+    not_kept = status.get("albums_not_backed_up") or []
+    if not_kept:
+        named = ", ".join(f"{a['album']} ({a['items']})" for a in not_kept)
+        line += f"; not backed up, added by others to shared albums: {named}"
     last = status.get("last_run") or {}
     if last:
         line += (

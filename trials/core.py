@@ -23,6 +23,8 @@ CHROMIUM = os.environ.get("GPHOTOS_TEST_BROWSER", "/usr/bin/chromium")
 ACCOUNT = "alice@example.com"
 SCALE = 0.02  # small media: the trials are about what survives, not about speed
 STATE_DIR = ".gphotos-collector"
+NOT_ITEMS = ("albums", "shared")  # album folders (links) and others' items: not the library
+SIDECAR_SUFFIX = ".xmp"  # metadata beside a placed file, not media
 TEMPORARY_SUFFIXES = (".part", ".crdownload", ".tmp")
 
 
@@ -228,6 +230,8 @@ def audit(dest: Path, manifest: dict[str, Any], *, complete: bool = True) -> Aud
         relative = path.relative_to(dest)
         if STATE_DIR in relative.parts or path.is_symlink() or not path.is_file():
             continue
+        if relative.parts[0] in NOT_ITEMS or path.name.endswith(SIDECAR_SUFFIX):
+            continue  # album folders' links, and the sidecars beside the files
         if path.name.endswith(TEMPORARY_SUFFIXES):
             result.temporary += 1
             result.problems.append(f"temporary file {relative}")

@@ -22,14 +22,26 @@ In pytest::
         fake.dialog("alice@example.com", "storage-full")
         fake.change_page("download")                # as Google might change it; None clears
         fake.foreign_recent(True)                   # Recently added under non-library ids
+        fake.set_caption("alice@example.com", item_id, "Café ☕\nline two")
+        fake.set_people("alice@example.com", item_id, ["Ana García"])
+        album = fake.manifest()["accounts"]["alice@example.com"]["albums"][0]["id"]
+        fake.rename_album("alice@example.com", album, "New title")
+        fake.remove_from_album("alice@example.com", album, item_id)  # or its album item id
+        fake.add_to_album("alice@example.com", album, item_id)
+        fake.delete_album("alice@example.com", album)
 
 Views: the grid `/` (date taken), Recently added `/search/_tra_` (upload
-time, archived items too), the archive `/archive`; the page keeps hidden
-stale copies of grid and info panel unless `stale_copies=False`.
+time, archived items too), the archive `/archive`, the albums `/albums` and each
+album `/album/<albumId>` (shared: `/share/<shareId>?key=<KEY>`), whose items have
+album item ids, never their library ids; the page keeps hidden stale copies of
+grid, album and info panel unless `stale_copies=False`. The info panel also shows
+the caption, file size, albums and people (each with a hidden duplicate). Albums:
+see `fakes.photos.albums` (`FakePhotos(albums=N)`: N per account, default 8).
 
 From a shell: ``python -m fakes.photos --help`` (serve, make-profile, revoke,
 grow, delete, ready, upload-old, archive, interstitial, dialog, change,
-foreign-recent). Fault SPEC syntax: see `fakes.photos.faults`. Library rules (special, processing,
+foreign-recent, caption, people, album-rename, album-delete, album-remove,
+album-add). Fault SPEC syntax: see `fakes.photos.faults`. Library rules (special, processing,
 deleted, archived and backdated items): see `fakes.photos.library`. Manifest
 format: see `fakes.photos.manifest`. URL paths, interstitials, dialogs and
 page changes (`PAGE_CHANGES`): see `fakes.photos.server`.

@@ -1,5 +1,6 @@
 """Command line of the fake Google Photos: serve, make-profile, revoke, grow, delete, ready,
-upload-old, archive, interstitial, dialog, change, foreign-recent."""
+upload-old, archive, interstitial, dialog, change, foreign-recent, caption, people,
+album-rename, album-delete, album-remove, album-add."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from types import FrameType
 from typing import Any
 
 from fakes.photos import faults as faults_module
+from fakes.photos.albums import DEFAULT_ALBUMS
 from fakes.photos.faults import FaultSpecError, parse_fault_spec
 from fakes.photos.profile import DEFAULT_BROWSER, ProfileError, make_profile
 from fakes.photos.server import PhotosApp, PhotosServer
@@ -139,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
         "app does (--no-stale-copies: a page an old client can read)",
     )
     serve.add_argument(
+        "--albums",
+        type=_count,
+        default=DEFAULT_ALBUMS,
+        metavar="N",
+        help=f"albums per account (default {DEFAULT_ALBUMS}; more for a benchmark)",
+    )
+    serve.add_argument(
         "--url-file",
         type=Path,
         default=None,
@@ -240,6 +249,46 @@ def build_parser() -> argparse.ArgumentParser:
     foreign.add_argument("--base-url", required=True)
     foreign.add_argument("--off", action="store_true", help="back to the library's ids")
     foreign.set_defaults(func=_admin, action="foreign-recent")
+
+    caption = commands.add_parser("caption", help="set an item's caption (empty: none)")
+    caption.add_argument("--base-url", required=True)
+    caption.add_argument("--account", required=True, metavar="EMAIL")
+    caption.add_argument("--id", required=True, metavar="ITEM_ID")
+    caption.add_argument("--text", default="", help="the caption; newlines allowed")
+    caption.set_defaults(func=_admin, action="caption")
+
+    people = commands.add_parser("people", help="set the people named on an item")
+    people.add_argument("--base-url", required=True)
+    people.add_argument("--account", required=True, metavar="EMAIL")
+    people.add_argument("--id", required=True, metavar="ITEM_ID")
+    people.add_argument(
+        "--name", action="append", default=[], metavar="NAME", help="once per person; none: nobody"
+    )
+    people.set_defaults(func=_admin, action="people")
+
+    rename = commands.add_parser("album-rename", help="rename an album")
+    rename.add_argument("--base-url", required=True)
+    rename.add_argument("--account", required=True, metavar="EMAIL")
+    rename.add_argument("--album", required=True, metavar="ALBUM_ID")
+    rename.add_argument("--title", required=True)
+    rename.set_defaults(func=_admin, action="album-rename")
+
+    drop = commands.add_parser("album-delete", help="delete an album (its items stay)")
+    drop.add_argument("--base-url", required=True)
+    drop.add_argument("--account", required=True, metavar="EMAIL")
+    drop.add_argument("--album", required=True, metavar="ALBUM_ID")
+    drop.set_defaults(func=_admin, action="album-delete")
+
+    for name, what in (
+        ("album-remove", "take an item out of an album (album item id or library id)"),
+        ("album-add", "put a library item into an album (library id)"),
+    ):
+        change_album = commands.add_parser(name, help=what)
+        change_album.add_argument("--base-url", required=True)
+        change_album.add_argument("--account", required=True, metavar="EMAIL")
+        change_album.add_argument("--album", required=True, metavar="ALBUM_ID")
+        change_album.add_argument("--id", required=True, metavar="ITEM_ID")
+        change_album.set_defaults(func=_admin, action=name)
     return parser
 
 
@@ -262,6 +311,7 @@ def _serve(args: argparse.Namespace) -> int:
             media_scale=args.media_scale,
             manifest_path=args.manifest,
             stale_copies=args.stale_copies,
+            albums=args.albums,
         )
     except (ValueError, FaultSpecError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -313,8 +363,18 @@ def _admin(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {}
     if args.action not in ("grow", "change", "foreign-recent"):
         body["account"] = args.account
-    if args.action in ("delete", "ready", "archive"):
+    if args.action in ("delete", "ready", "archive", "caption", "people"):
         body["id"] = args.id
+    if args.action.startswith("album-"):
+        body["album"] = args.album
+    if args.action in ("album-remove", "album-add"):
+        body["id"] = args.id
+    if args.action == "album-rename":
+        body["title"] = args.title
+    if args.action == "caption":
+        body["text"] = args.text
+    if args.action == "people":
+        body["names"] = args.name
     if args.action == "grow":
         body["items"] = args.items
     if args.action == "upload":

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from fakes.photos.albums import DEFAULT_ALBUMS
 from fakes.photos.faults import FaultSpec
 from fakes.photos.library import foreign_id, full_name
 from fakes.photos.profile import DEFAULT_BROWSER, make_profile
@@ -36,6 +37,7 @@ class FakePhotos:
         host: str = "127.0.0.1",
         port: int = 0,
         stale_copies: bool = True,
+        albums: int = DEFAULT_ALBUMS,
     ) -> None:
         self.app = PhotosApp(
             items=items,
@@ -46,6 +48,7 @@ class FakePhotos:
             media_scale=media_scale,
             manifest_path=Path(manifest_path) if manifest_path is not None else None,
             stale_copies=stale_copies,
+            albums=albums,
         )
         self._host = host
         self._port = port
@@ -131,6 +134,34 @@ class FakePhotos:
     def set_archived(self, email: str, item_id: str, archived: bool) -> None:
         """Move an item into the archive (out of the grid) or back; the id stays."""
         self.app.set_archived(email, item_id, archived)
+
+    # --- captions, people, albums -----------------------------------------------------
+
+    def set_caption(self, email: str, item_id: str, text: str) -> None:
+        """The item's caption ("" for none), shown from the next page load."""
+        self.app.set_caption(email, item_id, text)
+
+    def set_people(self, email: str, item_id: str, names: list[str]) -> None:
+        """The people named on the item (in this order; [] for none)."""
+        self.app.set_people(email, item_id, names)
+
+    def rename_album(self, email: str, album_id: str, title: str) -> None:
+        self.app.rename_album(email, album_id, title)
+
+    def delete_album(self, email: str, album_id: str) -> None:
+        """The album is gone: from /albums, the info panels, the manifest; a page load of
+        its URLs is a 404 with an empty body. Its items stay in the library."""
+        self.app.delete_album(email, album_id)
+
+    def remove_from_album(self, email: str, album_id: str, item_id: str) -> str:
+        """Take an item out of an album (`item_id`: its album item id, or its library id);
+        returns the album item id it had."""
+        return self.app.remove_from_album(email, album_id, item_id)
+
+    def add_to_album(self, email: str, album_id: str, item_id: str) -> str:
+        """Put a library item (by library id) into an album; returns its album item id
+        (the same one each time for the same album and item)."""
+        return self.app.add_to_album(email, album_id, item_id)
 
     def interstitial(self, email: str, kind: str | None) -> None:
         """Every app page load of `email` redirects to a sign-in interstitial until

@@ -75,6 +75,14 @@ LABELS: dict[str, dict[str, str]] = {
         "search": "Search your photos",
         "select_photos": "Select photos",
         "add_account": "Add another account",
+        "description": "Description",
+        "add_description": "Add a description",
+        "file_size": "File size: {value}",
+        "albums": "Albums",
+        "people": "People",
+        "items": "{count} items",
+        "one_item": "1 item",
+        "shared": "Shared",
     },
     "de": {
         "account": "Google-Konto: {name} ({email})",
@@ -101,6 +109,14 @@ LABELS: dict[str, dict[str, str]] = {
         "search": "Fotos durchsuchen",
         "select_photos": "Fotos auswählen",
         "add_account": "Weiteres Konto hinzufügen",
+        "description": "Beschreibung",
+        "add_description": "Beschreibung hinzufügen",
+        "file_size": "Dateigröße: {value}",
+        "albums": "Alben",
+        "people": "Personen",
+        "items": "{count} Elemente",
+        "one_item": "1 Element",
+        "shared": "Geteilt",
     },
 }
 
@@ -224,3 +240,27 @@ def gmt_offset(offset_minutes: int) -> str:
     sign = "+" if offset_minutes >= 0 else "-"
     hours, minutes = divmod(abs(offset_minutes), 60)
     return f"GMT{sign}{hours:02d}:{minutes:02d}"
+
+
+def item_count(lang: str, count: int) -> str:
+    """An album's size as the albums list and the info panel show it: `24 items`."""
+    if count == 1:
+        return label(lang, "one_item")
+    shown = f"{count:,}".replace(",", "." if lang == "de" else ",")
+    return label(lang, "items", count=shown)
+
+
+def file_size(lang: str, size: int) -> str:
+    """A size as the info panel shows it (`3.2 MB`; units of 1024, as Google's storage
+    counts them)."""
+    value = float(size)
+    unit = "B"
+    for bigger in ("KB", "MB", "GB", "TB"):
+        if value < 1024:
+            break
+        value /= 1024
+        unit = bigger
+    text = f"{value:.0f}" if unit in ("B", "KB") else f"{value:.1f}"
+    if lang == "de":
+        text = text.replace(".", ",")
+    return f"{text} {unit}"

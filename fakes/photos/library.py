@@ -32,6 +32,13 @@ newest first; Recently added (`/search/_tra_`) every non-deleted item, archived
 ones included, by upload time, newest first; the archive (`/archive`) the
 non-deleted archived items by date taken. About 2% of items are archived, and
 item k=13 is archived from the start; `Library.set_archived` moves any item.
+
+What Google adds to an item (not in its bytes): about one item in four has a
+caption (`item_caption`; the fixed items k=0, 2, 3, 4 always do, among them
+non-Latin text with emoji, quotes with `<` and `&`, and several lines), and some
+items name 0-3 people from the account's small cast (`person_cast`, names with
+accents and other scripts; `item_people`). `Library.set_caption` and
+`Library.set_people` change them. Albums: `fakes.photos.albums`.
 """
 
 from __future__ import annotations
@@ -449,6 +456,102 @@ def generate_upload(
     )
 
 
+# Captions: most items have none. The fixed items k=0, 2, 3, 4 always carry the hard ones.
+_PLAIN_CAPTIONS = (
+    "Sunset at the lake",
+    "Birthday cake",
+    "First day of school",
+    "View from the hotel",
+    "Our new flat",
+    "Snow!",
+    "Harbour walk",
+    "Picnic in the park",
+)
+_AWKWARD_CAPTIONS = (
+    "Café ☕ — 東京 🗼",
+    'Grandma said "cheese" & we laughed <3 — it\'s <b>not</b> bold',
+    "Day 1\nBeach & boats\n\n  then 'dinner' at \"Zur Post\"",
+    "Fête de la musique 🎶 — Zoë's 30th",
+    "«Ünïcödé» „Anführung“ ×÷ Ελληνικά العربية",  # noqa: RUF001 - on purpose
+)
+_PINNED_CAPTIONS = {
+    0: _AWKWARD_CAPTIONS[0],
+    2: _AWKWARD_CAPTIONS[1],
+    3: _AWKWARD_CAPTIONS[2],
+    4: _PLAIN_CAPTIONS[0],
+}
+CAPTION_RATE = 0.25
+# Captions the page keeps in its hidden duplicates of the description (never an item's).
+STALE_CAPTIONS = ("Trip to the mountains", "Old description")
+
+# The people Google names: each account's cast is a few of these.
+_PEOPLE_POOL = (
+    "Ana García",
+    "Jörg Müller",
+    "Zoë Laurent",
+    "Émile Dubois",
+    "李雷",
+    "Σοφία Παπαδοπούλου",
+    "Olivia Smith",
+    "Noah O'Brien",
+    "Ingrid Øster",
+    "Mateus Conceição",
+    "Priya Nair",
+    "Ayşe Yılmaz",  # noqa: RUF001 - a real Turkish name
+)
+CAST_SIZE = 6
+_PINNED_PEOPLE = {0: (0, 1), 2: (2,), 4: (0, 3, 4)}  # k -> indexes into the cast
+
+
+def item_caption(seed: int, account: str, k: int) -> str:
+    """The caption Google shows for item k ("" for none): one item in four."""
+    if k < 0:
+        return ""
+    pinned = _PINNED_CAPTIONS.get(k)
+    if pinned is not None:
+        return pinned
+    if k < _FIRST_ORDINARY_K or _unit(seed, account, k, "caption") >= CAPTION_RATE:
+        return ""
+    pool = _PLAIN_CAPTIONS + _AWKWARD_CAPTIONS
+    return pool[int(_unit(seed, account, k, "caption-text") * len(pool))]
+
+
+def stale_caption(caption: str) -> str:
+    """A caption that differs from `caption` (what a hidden duplicate holds)."""
+    return next(text for text in STALE_CAPTIONS if text != caption)
+
+
+@functools.lru_cache(maxsize=64)
+def person_cast(seed: int, account: str) -> tuple[str, ...]:
+    """The account's named people, in the order the app lists them."""
+    ranked = sorted(
+        range(len(_PEOPLE_POOL)), key=lambda index: _digest(seed, account, index, "cast")
+    )
+    return tuple(_PEOPLE_POOL[index] for index in ranked[:CAST_SIZE])
+
+
+def person_id(seed: int, account: str, name: str) -> str:
+    """The id in a person's search URL (`/search/<id>`), per account and name."""
+    raw = _digest(seed, account, 0, f"person:{name}")
+    return "AF1Qip" + base64.urlsafe_b64encode(raw).decode().rstrip("=")[:30]
+
+
+def item_people(seed: int, account: str, k: int) -> tuple[str, ...]:
+    """The people named on item k (0-3 of the cast, in cast order)."""
+    if k < 0:
+        return ()
+    cast = person_cast(seed, account)
+    pinned = _PINNED_PEOPLE.get(k)
+    if pinned is not None:
+        return tuple(cast[index] for index in pinned)
+    if k < _FIRST_ORDINARY_K:
+        return ()
+    u = _unit(seed, account, k, "people-count")
+    count = 0 if u < 0.65 else 1 if u < 0.85 else 2 if u < 0.95 else 3
+    picked = {int(_unit(seed, account, k, f"people-{i}") * len(cast)) for i in range(count)}
+    return tuple(cast[index] for index in sorted(picked))
+
+
 def full_name(email: str) -> str:
     """A plausible full name for an account: alice@example.com -> Alice Example."""
     local, _, domain = email.partition("@")
@@ -480,6 +583,8 @@ class Library:
         self._deleted: dict[str, set[int]] = {a: set() for a in accounts}
         self._ready: dict[str, set[int]] = {a: set() for a in accounts}
         self._archived: dict[str, dict[int, bool]] = {a: {} for a in accounts}
+        self._captions: dict[str, str] = {}  # item id -> caption set by set_caption
+        self._people: dict[str, tuple[str, ...]] = {}  # item id -> names set by set_people
         self._version = 0
         self._view_cache: dict[tuple[str, str], tuple[int, list[ItemSpec]]] = {}
         self.items = 0
@@ -611,6 +716,41 @@ class Library:
                 raise KeyError(f"{account} has no item {target_id}")
             self._archived[account][spec.k] = archived
             self._version += 1
+            return spec
+
+    def caption(self, spec: ItemSpec) -> str:
+        """The item's caption now ("" for none); also for items not in a library."""
+        with self._lock:
+            found = self._captions.get(spec.item_id)
+        return item_caption(self.seed, spec.account, spec.k) if found is None else found
+
+    def people(self, spec: ItemSpec) -> tuple[str, ...]:
+        """The people named on the item now."""
+        with self._lock:
+            found = self._people.get(spec.item_id)
+        return item_people(self.seed, spec.account, spec.k) if found is None else found
+
+    def set_caption(self, account: str, target_id: str, text: str) -> ItemSpec:
+        with self._lock:
+            spec = self.find(account, target_id)
+            if spec is None:
+                raise KeyError(f"{account} has no item {target_id}")
+            self._captions[spec.item_id] = str(text)
+            return spec
+
+    def set_people(self, account: str, target_id: str, names: list[str]) -> ItemSpec:
+        cleaned: list[str] = []
+        for name in names:
+            name = str(name).strip()
+            if not name:
+                raise ValueError("a person's name cannot be empty")
+            if name not in cleaned:
+                cleaned.append(name)
+        with self._lock:
+            spec = self.find(account, target_id)
+            if spec is None:
+                raise KeyError(f"{account} has no item {target_id}")
+            self._people[spec.item_id] = tuple(cleaned)
             return spec
 
     def view(self, account: str, name: str) -> list[ItemSpec]:

@@ -3,7 +3,8 @@
 Format (JSON):
 
     {"format": 1, "seed": S, "items_per_account": N, "media_scale": F,
-     "accounts": {"<email>": {"name": "<Full Name>", "items": [ITEM, ...]}}}
+     "accounts": {"<email>": {"name": "<Full Name>", "items": [ITEM, ...],
+                              "albums": [ALBUM, ...]}}}
 
 ITEMs are listed in the order they were added, newest first, deleted and
 archived ones included: first the items added by `upload_old` (latest first),
@@ -21,6 +22,23 @@ the grid is by date taken and some items are backdated (see
      "edited" (bool: Shift+D gives the edited version; "Download original"
      gives `original`), "size" (bytes of the download, 0 when there is
      none), "files": [{"name", "sha256", "size"}]}
+
+Each ITEM also holds what Google adds to it: "caption" ("" for none; any text,
+newlines included), "people" (names, in the order the info panel lists them) and
+"albums" (the ids of the albums it is in, in /albums order; [] once deleted).
+
+Each account also lists its albums, in the order /albums shows them (deleted ones
+are gone):
+
+    ALBUM: {"id", "title", "shared" (bool), "share_id" and "key" (null unless
+      shared: the album is /share/<share_id>?key=<key>), "items": [ALBUM_ITEM, ...]}
+
+ALBUM_ITEMs are in the album's display order (date taken, newest first):
+
+    {"album_item_id" (the id in the album's URLs), "library_id" (null for an item
+     someone else added to a shared album: not in the library), "filename",
+     "taken", "kind", "size" (bytes of its download; 0 when there is none),
+     and for an item someone else added also "files" (as for ITEMs)}
 
 `files` is what `Download` gives, unzipped for a live photo (the still, then
 the video); it is empty for an item that cannot be downloaded now (processing
@@ -40,6 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fakes.photos.albums import Album, Albums
 from fakes.photos.library import ItemSpec, Library, full_name
 from fakes.photos.media import MediaFactory
 
@@ -64,9 +83,10 @@ class ItemDigest:
 class ManifestBuilder:
     """Digests are computed once per item (hashing is the only slow part)."""
 
-    def __init__(self, library: Library, media: MediaFactory) -> None:
+    def __init__(self, library: Library, media: MediaFactory, albums: Albums | None = None) -> None:
         self._library = library
         self._media = media
+        self._albums = albums if albums is not None else Albums(library)
         self._digests: dict[tuple[str, int], ItemDigest] = {}
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -128,19 +148,50 @@ class ManifestBuilder:
                     "size": digest.download_size if state == "ok" else 0,
                     "edited": spec.edited,
                     "files": [f.as_json() for f in digest.files] if state == "ok" else [],
+                    "caption": library.caption(spec),
+                    "people": list(library.people(spec)),
+                    "albums": [a.album_id for a in self._albums.albums_of(account, spec.item_id)],
                 }
                 if spec.edited and digest.original is not None:
                     entry["original"] = digest.original.as_json()
                 if state == "deleted" and library.was_visible(spec):
                     entry["deleted_files"] = [f.as_json() for f in digest.files]
                 items.append(entry)
-            accounts[account] = {"name": full_name(account), "items": items}
+            albums = [self._album_json(album) for album in self._albums.albums(account)]
+            accounts[account] = {"name": full_name(account), "items": items, "albums": albums}
         return {
             "format": 1,
             "seed": library.seed,
             "items_per_account": library.items,
             "media_scale": self._media.scale,
             "accounts": accounts,
+        }
+
+    def _album_json(self, album: Album) -> dict[str, Any]:
+        items = []
+        for entry in album.entries:
+            source = entry.source
+            ok = entry.foreign or self._library.state(source) == "ok"
+            digest = self.digest(source)
+            item: dict[str, Any] = {
+                "album_item_id": entry.album_item_id,
+                "library_id": None if entry.foreign else source.item_id,
+                "filename": source.filename,
+                "taken": source.taken_iso,
+                "kind": source.kind,
+                "size": digest.download_size if ok else 0,
+            }
+            if entry.foreign:
+                item["files"] = [f.as_json() for f in digest.files]
+            items.append(item)
+        spec = album.spec
+        return {
+            "id": spec.album_id,
+            "title": album.title,
+            "shared": spec.shared,
+            "share_id": spec.share_id,
+            "key": spec.key,
+            "items": items,
         }
 
     def write(self, path: Path) -> dict[str, Any]:

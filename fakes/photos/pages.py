@@ -8,7 +8,7 @@ from typing import Any
 
 from fakes.photos import i18n
 
-STATIC_VERSION = "11"
+STATIC_VERSION = "12"
 
 
 def _json_for_script(data: Any) -> str:
@@ -16,15 +16,21 @@ def _json_for_script(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
 
-def app_shell(lang: str, prefix: str, account_label: str, init: dict[str, Any]) -> str:
-    """The single-page app: grid and viewer are both built by app.js from `init`."""
+def app_shell(
+    lang: str,
+    prefix: str,
+    account_label: str,
+    init: dict[str, Any],
+    title: str = "Photos - Google Photos",
+) -> str:
+    """The single-page app: grid, albums and viewer are all built by app.js from `init`."""
     labels = i18n.LABELS[lang]
     avatar = escape(init["account"]["name"][:1])
     return f"""<!doctype html>
 <html lang="{lang}" dir="ltr">
 <head>
 <meta charset="utf-8">
-<title>Photos - Google Photos</title>
+<title>{escape(title)}</title>
 <base href="{escape(prefix)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/_/static/app.css?v={STATIC_VERSION}">

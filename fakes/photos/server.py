@@ -9,8 +9,15 @@ URL paths (P is empty or `/u/<n>`):
     P/search/_tra_/photo/<id>  its viewer (steps in upload order)
     P/archive               the archive grid, by date taken (same app)
     P/archive/photo/<id>    its viewer (steps within the archive)
+    P/albums                the albums, as cards (virtualised, [role=main] scroller)
+    P/album/<albumId>       an album's items (same app; scroller: a c-wiz c-wiz c-wiz)
+    P/album/<albumId>/photo/<albumItemId>   its viewer (steps within the album)
+    P/share/<shareId>?key=K a shared album (the key may be left out; a wrong one is a
+                            404); /album/<albumId> of a shared album redirects here
+    P/share/<shareId>/photo/<albumItemId>?key=K   its viewer
                             A page load of a viewer URL for a deleted or unknown
-                            id is an HTTP 404 with an empty body.
+                            id (or an album item id outside its album, or a deleted
+                            or unknown album) is an HTTP 404 with an empty body.
     /u/<n>                  redirects to /u/<n>/
     P/_/PhotosUi/data/batchexecute   the app's internal JSON calls (POST)
     /_/dl/<id>?authuser=..  a download (signed URL handed out by the app)
@@ -34,7 +41,11 @@ URL paths (P is empty or `/u/<n>`):
              interstitial {"account", "kind" (see INTERSTITIALS; "" clears)},
              dialog {"account", "kind" (see DIALOGS; "" clears)},
              change {"mode" (see PAGE_CHANGES; "" or null: the normal page)},
-             foreign-recent {"on" (bool)}
+             foreign-recent {"on" (bool)},
+             caption {"account", "id", "text"}, people {"account", "id", "names"},
+             album-rename {"account", "album", "title"}, album-delete {"account", "album"},
+             album-remove {"account", "album", "id" (album item id or library id)},
+             album-add {"account", "album", "id" (library id)}
 """
 
 from __future__ import annotations
@@ -54,11 +65,13 @@ import time
 import urllib.parse
 from collections import Counter, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from fakes.photos import i18n, pages
+from fakes.photos.albums import DEFAULT_ALBUMS, Album, Albums
 from fakes.photos.faults import FaultInjector, FaultSpec, parse_fault_spec
 from fakes.photos.library import (
     VIEWS,
@@ -68,6 +81,9 @@ from fakes.photos.library import (
     foreign_id,
     full_name,
     item_id,
+    person_cast,
+    person_id,
+    stale_caption,
 )
 from fakes.photos.manifest import ManifestBuilder
 from fakes.photos.media import MediaFactory
@@ -89,13 +105,20 @@ _RPC_PAGE = "EzkLib"
 _RPC_ITEM = "VrseUb"
 _RPC_DOWNLOAD = "pLFTfd"
 _RPC_DIALOG = "Wd3Tfc"
+_RPC_ALBUMS = "Z5xsfc"
+STALE_ALBUM_ANCHORS = 12  # anchors in the hidden stale copy of an album's items
 
 # View name -> the grid's path after the account prefix (the viewer adds photo/<id>).
 VIEW_PATHS = {"library": "", "recent": "search/_tra_", "archive": "archive"}
 _APP_PATH = re.compile(
-    r"^(?:/u/(?P<user>\d{1,3}))?/(?:(?P<view>search/_tra_|archive)(?:/|$))?"
+    r"^(?:/u/(?P<user>\d{1,3}))?/"
+    r"(?:(?P<view>search/_tra_|archive|albums|album/(?P<album>[A-Za-z0-9_-]{1,200})"
+    r"|share/(?P<share>[A-Za-z0-9_-]{1,200}))(?:/|$))?"
     r"(?:photo/(?P<id>[A-Za-z0-9_-]{1,200}))?$"
 )
+_ALBUM_VIEW = re.compile(r"^album:[A-Za-z0-9_-]{1,200}$")
+ALBUMS_VIEW = "albums"
+DEFAULT_TITLE = "Photos - Google Photos"
 _VIEW_BY_PATH = {path: view for view, path in VIEW_PATHS.items()}
 
 # kind -> (path, page title, heading, text, button or None).
@@ -281,8 +304,17 @@ class Stats:
             }
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """An id as a view shows it: a library item, or an item of an album."""
+
+    view: ItemSpec  # the item under the id in the URL
+    source: ItemSpec  # whose bytes, caption and people (the library item, or another's)
+    foreign: bool  # someone else's item in a shared album (never in the library)
+
+
 class PhotosApp:
-    """The state behind the server: library, media, sessions, faults, stats."""
+    """The state behind the server: library, albums, media, sessions, faults, stats."""
 
     def __init__(
         self,
@@ -294,6 +326,7 @@ class PhotosApp:
         media_scale: float = 1.0,
         manifest_path: Path | None = None,
         stale_copies: bool = True,
+        albums: int = DEFAULT_ALBUMS,
     ) -> None:
         if latency_ms < 0:
             raise ValueError("latency cannot be negative")
@@ -306,11 +339,13 @@ class PhotosApp:
         self.foreign_recent = False
         self.latency = latency_ms / 1000
         self.library = Library(seed, [a.strip().lower() for a in accounts], items)
+        self.albums = Albums(self.library, albums)
         self.media = MediaFactory(seed, media_scale)
+        self._sizes: dict[str, int] = {}
         self.sessions = Sessions(seed, self.library.accounts)
         spec = faults if isinstance(faults, FaultSpec) else parse_fault_spec(faults)
         self.faults = FaultInjector(spec)
-        self.manifests = ManifestBuilder(self.library, self.media)
+        self.manifests = ManifestBuilder(self.library, self.media, self.albums)
         self.manifest_path = manifest_path
         self.stats = Stats()
         self.stopping = threading.Event()
@@ -353,6 +388,34 @@ class PhotosApp:
     def set_archived(self, email: str, target_id: str, archived: bool) -> dict[str, Any]:
         self.library.set_archived(email.strip().lower(), target_id, archived)
         return self.write_manifest()
+
+    def set_caption(self, email: str, target_id: str, text: str) -> dict[str, Any]:
+        self.library.set_caption(email.strip().lower(), target_id, text)
+        return self.write_manifest()
+
+    def set_people(self, email: str, target_id: str, names: list[str]) -> dict[str, Any]:
+        self.library.set_people(email.strip().lower(), target_id, names)
+        return self.write_manifest()
+
+    def rename_album(self, email: str, album_id: str, title: str) -> dict[str, Any]:
+        self.albums.rename(email.strip().lower(), album_id, title)
+        return self.write_manifest()
+
+    def delete_album(self, email: str, album_id: str) -> dict[str, Any]:
+        self.albums.delete(email.strip().lower(), album_id)
+        return self.write_manifest()
+
+    def remove_from_album(self, email: str, album_id: str, target_id: str) -> str:
+        """Returns the album item id the item had."""
+        entry = self.albums.remove(email.strip().lower(), album_id, target_id)
+        self.write_manifest()
+        return entry.album_item_id
+
+    def add_to_album(self, email: str, album_id: str, target_id: str) -> str:
+        """Returns the item's album item id."""
+        entry = self.albums.add(email.strip().lower(), album_id, target_id)
+        self.write_manifest()
+        return entry.album_item_id
 
     def _known(self, email: str) -> str:
         email = email.strip().lower()
@@ -425,6 +488,40 @@ class PhotosApp:
     def sort_key(spec: ItemSpec, view: str) -> tuple[int, int, int]:
         return spec.upload_key if view == "recent" else spec.grid_key
 
+    def version(self) -> int:
+        """Changes whenever what a view shows may have changed (both only grow)."""
+        return self.library.version + self.albums.version
+
+    def view_specs(self, account: str, view: str) -> list[ItemSpec]:
+        """A view's items, top first: a library view, or an album's (`album:<id>`)."""
+        if view.startswith("album:"):
+            album = self.albums.album(account, view[len("album:") :])
+            return [entry.view for entry in album.entries] if album is not None else []
+        return self.library.view(account, view)
+
+    def resolve(self, account: str, shown_id: str) -> Resolved | None:
+        """A library id or an album item id of the account; None for anything else.
+        A deleted library item still resolves (its state says so); an album no longer
+        holds it."""
+        spec = self.library.find(account, shown_id)
+        if spec is not None:
+            return Resolved(spec, spec, False)
+        entry = self.albums.entry(account, shown_id)
+        if entry is not None:
+            return Resolved(entry.view, entry.source, entry.foreign)
+        return None
+
+    def state_of(self, found: Resolved) -> str:
+        return "ok" if found.foreign else self.library.state(found.source)
+
+    def size_of(self, spec: ItemSpec) -> int:
+        """Bytes of the item's download (what Shift+D gives)."""
+        size = self._sizes.get(spec.item_id)
+        if size is None:
+            size = self.media.download(spec).blob.size
+            self._sizes[spec.item_id] = size
+        return size
+
     def skeleton(
         self, account: str, lang: str, view: str = "library"
     ) -> tuple[dict[str, Any], dict[str, int]]:
@@ -435,12 +532,12 @@ class PhotosApp:
     def _skeleton(
         self, account: str, lang: str, view: str
     ) -> tuple[dict[str, Any], dict[str, int], list[tuple[int, int, int]]]:
-        version = self.library.version
+        version = self.version()
         with self._skeleton_lock:
             cached = self._skeletons.get((account, lang, view))
             if cached is not None and cached[0] == version:
                 return cached[1], cached[2], cached[3]
-        visible = self.library.view(account, view)
+        visible = self.view_specs(account, view)
         positions = {spec.item_id: index for index, spec in enumerate(visible)}
         # Negated sort keys, ascending: page tokens are key ranges found by bisection.
         keys = [_negate(self.sort_key(spec, view)) for spec in visible]
@@ -488,7 +585,7 @@ class PhotosApp:
         except ValueError:
             return []
         _, _, keys = self._skeleton(account, lang, view)
-        visible = self.library.view(account, view)
+        visible = self.view_specs(account, view)
         start = bisect.bisect_left(keys, _negate(high))
         end = bisect.bisect_right(keys, _negate(low))
         foreign = view == "recent" and self.foreign_recent_now()
@@ -506,12 +603,13 @@ class PhotosApp:
         return found
 
     def item_info(
-        self, account: str, spec: ItemSpec, lang: str, view: str = "library"
+        self, account: str, found: Resolved, lang: str, view: str = "library"
     ) -> dict[str, Any]:
         _, positions = self.skeleton(account, lang, view)
+        spec = found.view
         local = spec.taken_local
-        state = self.library.state(spec)
-        info = {
+        state = self.state_of(found)
+        info: dict[str, Any] = {
             "id": spec.item_id,
             "index": positions.get(spec.item_id, -1),
             "kind": spec.kind,
@@ -528,7 +626,69 @@ class PhotosApp:
         }
         if state == "processing":
             info["processing"] = i18n.sentence(lang, "processing")
+        info.update(self._item_details(account, found, lang))
         return info
+
+    def album_link(self, album: Album, lang: str, in_panel: bool) -> dict[str, Any]:
+        """An album as a link: `./album/<id>`, or `./share/<shareId>` (the albums list
+        adds `?key=`); its count, and in the info panel ` · Shared` for a shared one."""
+        spec = album.spec
+        count = i18n.item_count(lang, len(album.entries))
+        if spec.share_id is not None:
+            href = f"./share/{spec.share_id}"
+            if in_panel:
+                count = f"{count} · {i18n.label(lang, 'shared')}"
+            else:
+                href += f"?key={spec.key}"
+        else:
+            href = f"./album/{spec.album_id}"
+        return {"id": spec.album_id, "href": href, "title": album.title, "count": count}
+
+    def _item_details(self, account: str, found: Resolved, lang: str) -> dict[str, Any]:
+        """What the info panel adds from the item's data (with the date): caption, file
+        size, albums and people, each with the different values of its hidden duplicate."""
+        source = found.source
+        caption = self.library.caption(source)
+        albums = self.albums.albums_of(account, source.item_id)
+        links = [self.album_link(album, lang, in_panel=True) for album in albums]
+        inside = {album.album_id for album in albums}
+        other = next((a for a in self.albums.albums(account) if a.album_id not in inside), None)
+        if other is not None:
+            stale_album = self.album_link(other, lang, in_panel=True)
+        else:
+            ghost = deleted_probe_id(self.seed, account)
+            stale_album = {
+                "id": ghost,
+                "href": f"./album/{ghost}",
+                "title": "Untitled",
+                "count": i18n.item_count(lang, 0),
+            }
+        names = [] if found.foreign else list(self.library.people(source))
+        cast = person_cast(self.seed, account)
+        stale_name = next((n for n in cast if n not in names), "Unknown person")
+
+        def person(name: str) -> dict[str, str]:
+            return {"name": name, "href": f"./search/{person_id(self.seed, account, name)}"}
+
+        return {
+            "details": {
+                "caption": caption,
+                "staleCaption": stale_caption(caption),
+                "size": i18n.file_size(lang, self.size_of(source)),
+                "albums": links,
+                "staleAlbums": [stale_album, *links],
+                "people": [person(name) for name in names],
+                "stalePeople": [person(stale_name), *(person(name) for name in names)],
+            }
+        }
+
+    def album_cards(self, account: str, lang: str) -> list[list[Any]]:
+        """The albums list: [href, title, count, hue] per album, in order."""
+        cards = []
+        for album in self.albums.albums(account):
+            link = self.album_link(album, lang, in_panel=False)
+            cards.append([link["href"], link["title"], link["count"], album.spec.hue])
+        return cards
 
 
 def _negate(key: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -548,7 +708,7 @@ def _decode_key(text: str) -> tuple[int, int, int]:
 
 def _view_arg(args: list[Any], position: int) -> str:
     view = str(args[position]) if len(args) > position and args[position] else "library"
-    return view if view in VIEWS else "library"
+    return view if view in VIEWS or _ALBUM_VIEW.match(view) else "library"
 
 
 def _truthy(value: Any) -> bool:
@@ -708,8 +868,17 @@ class _Handler(BaseHTTPRequestHandler):
         match = _APP_PATH.match(path)
         if match and method == "GET":
             self._kind = "page"
+            user, photo = int(match.group("user") or 0), match.group("id")
+            if match.group("album"):
+                return self._app_page(user, photo, album_ref=("album", match.group("album")))
+            if match.group("share"):
+                return self._app_page(user, photo, album_ref=("share", match.group("share")))
+            if match.group("view") == ALBUMS_VIEW:
+                if photo is not None:
+                    return self._error(404)
+                return self._app_page(user, None, ALBUMS_VIEW)
             view = _VIEW_BY_PATH[match.group("view") or ""]
-            return self._app_page(int(match.group("user") or 0), match.group("id"), view)
+            return self._app_page(user, photo, view)
         self._kind = "unknown"
         return self._error(404)
 
@@ -825,7 +994,7 @@ class _Handler(BaseHTTPRequestHandler):
         in this view (from another view, or deleted since) and another item's info panel
         (in a c-wiz whose data-media-key is no item's id)."""
         library = self.app.library
-        other = {"library": "archive", "archive": "library", "recent": ""}[view]
+        other = {"library": "archive", "archive": "library", "recent": ""}.get(view, "library")
         candidates = list(library.view(address, other)[:STALE_ANCHORS]) if other else []
         generated = [library.spec(address, k) for k in range(min(library.items, 3000))]
         deleted = [s for s in generated if library.state(s) == "deleted"][:8]
@@ -849,7 +1018,7 @@ class _Handler(BaseHTTPRequestHandler):
             None,
         )
         local = source.taken_local if source is not None else dt.datetime(1999, 12, 31, 23, 59)
-        return {
+        stale: dict[str, Any] = {
             "items": items,
             "info": {
                 # Not any item's id: the copy never sits in a shown item's element.
@@ -859,8 +1028,64 @@ class _Handler(BaseHTTPRequestHandler):
                 "time": i18n.info_time(lang, local),
             },
         }
+        if view.startswith("album:"):
+            stale["album"] = self._stale_album(address, view, lang)
+        return stale
 
-    def _app_page(self, index: int, photo_id: str | None, view: str = "library") -> None:
+    def _stale_album(self, address: str, view: str, lang: str) -> list[list[str]]:
+        """Another album's item links (a hidden copy of an earlier album page)."""
+        albums = self.app.albums.albums(address)
+        other = next((a for a in albums if a.spec.view != view and a.entries), None)
+        links = []
+        if other is not None:
+            link = self.app.album_link(other, lang, in_panel=False)
+            base, _, query = link["href"].partition("?")
+            for entry in other.entries[:STALE_ALBUM_ANCHORS]:
+                href = f"{base}/photo/{entry.album_item_id}" + (f"?{query}" if query else "")
+                links.append([href, self.app.item_aria(entry.view, lang)])
+        probe = 0
+        while len(links) < STALE_ALBUM_ANCHORS:
+            probe += 1
+            ghost = item_id(self.app.seed, address, -2_000_000 - probe)
+            links.append([f"./album/{ghost}/photo/{ghost}", "Photo - Landscape"])
+        return links
+
+    def _album_for(
+        self, address: str, index: int, photo_id: str | None, album_ref: tuple[str, str]
+    ) -> Album | str | None:
+        """The album a page load names; a redirect's target (a shared album under
+        /album/); None for a 404."""
+        kind, ref = album_ref
+        albums = self.app.albums
+        album = albums.album(address, ref) if kind == "album" else albums.shared_album(address, ref)
+        if album is None:
+            return None
+        spec = album.spec
+        if kind == "share":
+            key = self._q("key")
+            if key is not None and key != spec.key:
+                return None
+        elif spec.share_id is not None:
+            prefix = f"/u/{index}/" if index else "/"
+            tail = f"/photo/{photo_id}" if photo_id else ""
+            query = {"key": spec.key or ""}
+            language = self._q("hl")
+            if language:
+                query["hl"] = language
+            return f"{prefix}share/{spec.share_id}{tail}?{urllib.parse.urlencode(query)}"
+        if photo_id is not None:
+            entry = albums.entry(address, photo_id)
+            if entry is None or entry.album_id != spec.album_id:
+                return None
+        return album
+
+    def _app_page(
+        self,
+        index: int,
+        photo_id: str | None,
+        view: str = "library",
+        album_ref: tuple[str, str] | None = None,
+    ) -> None:
         address = self._account(index)
         if address is None:
             return self._redirect(ABOUT_PATH)
@@ -875,7 +1100,16 @@ class _Handler(BaseHTTPRequestHandler):
         change = self.app.change_now()
         if change == "recently-added" and view == "recent":
             return self._send(404, b"")  # the page was removed
-        if photo_id is not None:
+        album: Album | None = None
+        if album_ref is not None:
+            found = self._album_for(address, index, photo_id, album_ref)
+            if found is None:
+                return self._send(404, b"")  # a deleted or unknown album, or not its item
+            if isinstance(found, str):
+                return self._redirect(found)
+            album = found
+            view = album.spec.view
+        elif photo_id is not None:
             spec = self.app.library.find(address, photo_id)
             if spec is None or self.app.library.state(spec) == "deleted":
                 return self._send(404, b"")  # Chrome shows its own error page
@@ -897,22 +1131,36 @@ class _Handler(BaseHTTPRequestHandler):
             "labels": labels,
             "at": self.app.sessions.signer.sign("xsrf", address),
             "rpc": f"{prefix}_/PhotosUi/data/batchexecute",
-            "view": "photo" if photo_id else "grid",
+            "view": "photo" if photo_id else "albums" if view == ALBUMS_VIEW else "grid",
             "list": view,
-            "gridPath": VIEW_PATHS[view],
+            "gridPath": VIEW_PATHS.get(view, ALBUMS_VIEW),
+            "itemQuery": "",
+            "gridTitle": DEFAULT_TITLE,
+            "container": "main",  # the grid's scroller: [role=main], or "cwiz" in an album
             # How the page is built (a page change alters these; see PAGE_CHANGES).
             "downloadKey": CHANGED_DOWNLOAD_KEY if change == "download" else DOWNLOAD_KEY,
             "itemLinks": "div" if change == "grid-anchors" else "anchor",
             "photoId": photo_id,
             "addAccount": self._signin_url(self._origin() + "/"),
         }
+        if view == ALBUMS_VIEW:
+            init["gridTitle"] = f"{i18n.label(lang, 'albums')} - Google Photos"
+        if album is not None:
+            shown = album.spec
+            shared = shown.share_id is not None
+            init["gridPath"] = f"share/{shown.share_id}" if shared else f"album/{shown.album_id}"
+            init["itemQuery"] = f"?key={shown.key}" if shared else ""
+            init["gridTitle"] = f"{album.title} - Google Photos"
+            init["albumTitle"] = album.title
+            init["container"] = "cwiz"
         if self.app.stale_copies:
             init["stale"] = self._stale(address, view, lang, photo_id)
         dialog = self.app.dialog_for(address)
         if dialog is not None:
             init["dialog"] = {"kind": dialog, **DIALOGS[dialog]}
         account_label = i18n.label(lang, "account", name=name, email=address)
-        return self._send(200, pages.app_shell(lang, prefix, account_label, init))
+        title = DEFAULT_TITLE if photo_id else str(init["gridTitle"])
+        return self._send(200, pages.app_shell(lang, prefix, account_label, init, title))
 
     # --- the app's internal JSON calls -------------------------------------------------
 
@@ -964,6 +1212,7 @@ class _Handler(BaseHTTPRequestHandler):
             _RPC_ITEM: self._rpc_item,
             _RPC_DOWNLOAD: self._rpc_download,
             _RPC_DIALOG: self._rpc_dialog,
+            _RPC_ALBUMS: self._rpc_albums,
         }
         handler = handlers.get(rpc_id)
         if handler is None:
@@ -971,12 +1220,13 @@ class _Handler(BaseHTTPRequestHandler):
                 400, ')]}\'\n\n[["er",null,null,null,null,400]]', "application/json; charset=utf-8"
             )
         self._kind = f"rpc:{rpc_id}"
-        delay = LIST_DELAY_MS if rpc_id in (_RPC_SKELETON, _RPC_PAGE) else ITEM_DELAY_MS
+        listing = rpc_id in (_RPC_SKELETON, _RPC_PAGE, _RPC_ALBUMS)
+        delay = LIST_DELAY_MS if listing else ITEM_DELAY_MS
         if rpc_id == _RPC_ITEM and args:
-            spec = self.app.library.find(address, str(args[0]))
-            if spec is not None and spec.edited:
+            found = self.app.resolve(address, str(args[0]))
+            if found is not None and found.source.edited:
                 low, high = EDITED_ITEM_DELAY_MS
-                digest = hashlib.sha256(spec.item_id.encode()).digest()
+                digest = hashlib.sha256(found.view.item_id.encode()).digest()
                 delay = low + int.from_bytes(digest[:2], "big") % (high - low + 1)
         time.sleep(delay / 1000)
         return self._rpc_answer(rpc_id, handler(address, args, lang))
@@ -988,6 +1238,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _rpc_page(self, address: str, args: list[Any], lang: str) -> Any:
         token = str(args[0]) if args else ""
         return {"t": token, "items": self.app.page_items(address, token, lang, _view_arg(args, 1))}
+
+    def _rpc_albums(self, address: str, args: list[Any], lang: str) -> Any:
+        return {"albums": self.app.album_cards(address, lang)}
 
     def _rpc_dialog(self, address: str, args: list[Any], lang: str) -> Any:
         kind = str(args[0]) if args else ""
@@ -1006,18 +1259,19 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
     def _rpc_item(self, address: str, args: list[Any], lang: str) -> Any:
-        spec = self.app.library.find(address, str(args[0])) if args else None
-        if spec is None or self.app.library.state(spec) == "deleted":
+        found = self.app.resolve(address, str(args[0])) if args else None
+        if found is None or self.app.state_of(found) == "deleted":
             return self._not_found(lang, args)
-        return self.app.item_info(address, spec, lang, _view_arg(args, 2))
+        return self.app.item_info(address, found, lang, _view_arg(args, 2))
 
     def _rpc_download(self, address: str, args: list[Any], lang: str) -> Any:
-        spec = self.app.library.find(address, str(args[0])) if args else None
+        found = self.app.resolve(address, str(args[0])) if args else None
         original = bool(args[2]) if len(args) > 2 else False
-        if spec is None or self.app.library.state(spec) == "deleted":
+        if found is None or self.app.state_of(found) == "deleted":
             return self._not_found(lang, args)
-        if self.app.library.state(spec) == "processing":
+        if self.app.state_of(found) == "processing":
             return {"toast": i18n.sentence(lang, "processing_toast")}
+        spec = found.view
         index = self._authuser
         expires = int(time.time()) + DOWNLOAD_URL_TTL
         signature = self.app.sessions.signer.sign(
@@ -1051,9 +1305,10 @@ class _Handler(BaseHTTPRequestHandler):
             or expires < time.time()
         ):
             return self._error(403)
-        spec = self.app.library.find(address, target_id)
-        if spec is None or self.app.library.state(spec) != "ok":
+        found = self.app.resolve(address, target_id)
+        if found is None or self.app.state_of(found) != "ok":
             return self._error(404)
+        spec = found.source  # an album item downloads its library item's bytes
         fault = self.app.faults.download_fault(f"{address}/{target_id}/{int(original)}")
         if fault == "5xx":
             return self._error(self.app.faults.error_status("download", target_id))
@@ -1178,6 +1433,33 @@ class _Handler(BaseHTTPRequestHandler):
                 on = _truthy(body.get("on", True))
                 app.set_foreign_recent(on)
                 return self._admin_json(200, {"foreign_recent": on})
+            if action == "caption":
+                text = body.get("text")
+                app.set_caption(str(body["account"]), str(body["id"]), str(text or ""))
+                return self._admin_json(200, {"id": body["id"], "caption": text or ""})
+            if action == "people":
+                names = body.get("names") or []
+                if isinstance(names, str):
+                    names = [n for n in names.split(",") if n.strip()]
+                if not isinstance(names, list):
+                    raise ValueError("names must be a list of names")
+                app.set_people(str(body["account"]), str(body["id"]), [str(n) for n in names])
+                return self._admin_json(200, {"id": body["id"], "people": names})
+            if action == "album-rename":
+                title = str(body["title"])
+                app.rename_album(str(body["account"]), str(body["album"]), title)
+                return self._admin_json(200, {"album": body["album"], "title": title})
+            if action == "album-delete":
+                app.delete_album(str(body["account"]), str(body["album"]))
+                return self._admin_json(200, {"deleted": body["album"]})
+            if action == "album-remove":
+                inner = app.remove_from_album(
+                    str(body["account"]), str(body["album"]), str(body["id"])
+                )
+                return self._admin_json(200, {"album": body["album"], "removed": inner})
+            if action == "album-add":
+                inner = app.add_to_album(str(body["account"]), str(body["album"]), str(body["id"]))
+                return self._admin_json(200, {"album": body["album"], "added": inner})
             return self._admin_json(404, {"error": f"no admin action '{action}'"})
         except KeyError as missing:
             return self._admin_json(400, {"error": f"missing or unknown: {missing}"})

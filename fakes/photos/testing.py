@@ -123,7 +123,8 @@ class AppCalls:
         return json.loads(envelope[0][2])
 
     def listed_ids(self, view: str = "library") -> list[str]:
-        """Every id of a view (library, recent or archive), as the app lists them."""
+        """Every id of a view (library, recent, archive, or `album:<albumId>`: its album
+        item ids), as the app lists them."""
         outline = self.answer("lcxiM", [view])
         ids: list[str] = []
         for page in outline["pages"]:
@@ -159,6 +160,17 @@ def archived_ids(manifest: dict[str, Any], email: str) -> list[str]:
     items = manifest["accounts"][email]["items"]
     shown = [i for i in items if i["state"] != "deleted" and i.get("archived")]
     return [i["id"] for i in _ordered(shown, "taken")]
+
+
+def albums(manifest: dict[str, Any], email: str) -> list[dict[str, Any]]:
+    """The account's albums in /albums order (each with its items in display order)."""
+    return list(manifest["accounts"][email]["albums"])
+
+
+def album_item_ids(manifest: dict[str, Any], email: str, album_id: str) -> list[str]:
+    """An album's items in display order, by their album item ids."""
+    album = next(a for a in albums(manifest, email) if a["id"] == album_id)
+    return [entry["album_item_id"] for entry in album["items"]]
 
 
 def items_by_k(manifest: dict[str, Any], email: str) -> list[dict[str, Any]]:

@@ -199,16 +199,27 @@ def healthchecks_records() -> list[dict]:
 
 
 def photos_on_host(host, dest: str) -> dict[str, str]:
-    """sha256 by relative path of every file in DEST outside the collector's own folder."""
+    """sha256 by relative path of every media file in DEST (not the collector's own
+    folder, not the .xmp sidecars beside the files)."""
     listing = host.check_output(
         f"cd {shlex.quote(dest)} && find . -path ./{COLLECTOR_STATE_DIR} -prune -o -type f "
-        "-print0 | xargs -0 -r sha256sum"
+        "! -name '*.xmp' -print0 | xargs -0 -r sha256sum"
     )
     found = {}
     for line in listing.splitlines():
         digest, path = line.split(None, 1)
         found[path.removeprefix("./")] = digest
     return found
+
+
+def sidecars_on_host(host, dest: str) -> dict[str, str]:
+    """The text of every .xmp sidecar in DEST, by the relative path of its media file."""
+    listing = host.check_output(
+        f"cd {shlex.quote(dest)} && find . -path ./{COLLECTOR_STATE_DIR} -prune -o -type f "
+        "-name '*.xmp' -print"
+    )
+    paths = [line.removeprefix("./") for line in listing.splitlines() if line]
+    return {path.removesuffix(".xmp"): host.file(f"{dest}/{path}").content_string for path in paths}
 
 
 def assert_same_files(on_disk: dict[str, str], expected: list[dict]) -> None:

@@ -186,6 +186,8 @@ def test_good_inventory_passes_the_checks(tmp_path: Path) -> None:
                 },
                 {**good_member(tmp_path, "erin"), "dest": "/mnt/erin", "mount": "/mnt/erin"},
                 {**good_member(tmp_path, "frank"), "full_scan_every": 0},
+                # Album folders off; others' items of shared albums kept.
+                {**good_member(tmp_path, "hank"), "albums": False, "shared_albums": True},
             ],
             "gphotos_accounts_full_scan_every": 14,
         },
@@ -520,6 +522,7 @@ def test_the_config_holds_the_mount_and_full_scan_days_the_collector_knows(
         "nas": ({"dest": "/mnt/nas/photos/nas/", "mount": "/mnt/nas/", "full_scan_every": 1.5}, {}),
         "default": ({"dest": "/srv/photos/default"}, {}),
         "never": ({"dest": "/srv/photos/never"}, {"gphotos_accounts_full_scan_every": 0}),
+        "shares": ({"dest": "/srv/photos/shares", "albums": False, "shared_albums": True}, {}),
     }
     configs = {}
     for name, (fields, role_vars) in members.items():
@@ -569,6 +572,8 @@ def test_the_config_holds_the_mount_and_full_scan_days_the_collector_knows(
     assert configs["default"]["full_scan_every"] == 7
     assert "require_mount" not in configs["default"]
     assert configs["never"]["full_scan_every"] == 0
+    assert (configs["default"]["albums"], configs["default"]["shared_albums"]) == (True, False)
+    assert (configs["shares"]["albums"], configs["shares"]["shared_albums"]) == (False, True)
     unknown = {key for config in configs.values() for key in config} - known_keys(collector_cli)
     assert not unknown, f"keys no gphotos-collector command knows: {unknown}"
 

@@ -3,27 +3,43 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import sqlite3
+import subprocess
 import unicodedata
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 STATE_DIR = ".gphotos-collector"
+SIDECAR = ".xmp"
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def backed_up_files(dest: Path) -> dict[str, Path]:
-    """Every file of the backup (not the collector's own folder), by relative path."""
+NOT_ITEMS = (STATE_DIR, "albums", "shared")  # the collector's own, and album links
+
+
+def all_files(dest: Path) -> dict[str, Path]:
+    """Every file of the library in DEST, sidecars too, by relative path (not the
+    collector's own folder, not the album folders' links)."""
     return {
         str(path.relative_to(dest)): path
         for path in dest.rglob("*")
-        if path.is_file() and STATE_DIR not in path.relative_to(dest).parts
+        if path.is_file() and path.relative_to(dest).parts[0] not in NOT_ITEMS
     }
+
+
+def backed_up_files(dest: Path) -> dict[str, Path]:
+    """Every media file of the backup (not the .xmp sidecars beside them)."""
+    return {p: path for p, path in all_files(dest).items() if not p.endswith(SIDECAR)}
+
+
+def sidecar_files(dest: Path) -> dict[str, Path]:
+    return {p: path for p, path in all_files(dest).items() if p.endswith(SIDECAR)}
 
 
 def expected_items(
@@ -82,6 +98,7 @@ def assert_backup_matches(
     date, the original name (or a numbered one), mtime = capture time. Returns the
     number of items checked."""
     files = backed_up_files(dest)
+    sidecars = set(sidecar_files(dest))
     by_hash: dict[str, list[str]] = {}
     for relative, path in files.items():
         by_hash.setdefault(sha256(path), []).append(relative)
@@ -115,7 +132,73 @@ def assert_backup_matches(
     }
     extra = sorted(p for p in set(files) - used if sha256(files[p]) not in kept)
     assert not extra, f"files in {dest} that the manifest does not have: {extra[:10]}"
+    missing = sorted(p + SIDECAR for p in used if p + SIDECAR not in sidecars)
+    assert not missing, f"placed files without their sidecar: {missing[:10]}"
+    strays = sorted(p for p in sidecars if p[: -len(SIDECAR)] not in files)
+    assert not strays, f"sidecars beside no file: {strays[:10]}"
+    assert_sidecars_match(dest, manifest, account, items)
     return len(items)
+
+
+def read_sidecars(dest: Path) -> dict[str, dict[str, Any]]:
+    """Every sidecar of DEST as exiftool reads it (one exiftool run), by relative path."""
+    found = sorted(dest.rglob(f"*{SIDECAR}"))
+    found = [p for p in found if STATE_DIR not in p.relative_to(dest).parts]
+    if not found:
+        return {}
+    listing = dest / STATE_DIR / "sidecar-list.txt"
+    listing.write_text("".join(f"{p}\n" for p in found), encoding="utf-8")
+    try:
+        output = subprocess.run(
+            ["exiftool", "-j", "-G1", "-struct", "-charset", "filename=utf8", "-@", str(listing)],
+            check=True,
+            capture_output=True,
+        ).stdout
+    finally:
+        listing.unlink()
+    return {str(Path(entry["SourceFile"]).relative_to(dest)): entry for entry in json.loads(output)}
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _exif_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y:%m:%d %H:%M:%S%z")
+
+
+def assert_sidecars_match(
+    dest: Path, manifest: dict[str, Any], account: str, items: list[dict[str, Any]]
+) -> None:
+    """exiftool finds in each item's sidecars its id, date taken with offset and, where the
+    manifest has them, its exact caption, people and albums."""
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for relative, entry in read_sidecars(dest).items():
+        assert entry.get("File:FileType") == "XMP", f"{relative}: exiftool reads no XMP"
+        by_id.setdefault(str(entry.get("XMP-gpc:ItemId")), []).append(entry)
+    titles = {a["id"]: a["title"] for a in manifest["accounts"][account].get("albums", [])}
+    for item in items:
+        entries = by_id.get(item["id"])
+        assert entries, f"{item['id']}: no sidecar names it"
+        taken = datetime.fromisoformat(item["taken"])
+        for entry in entries:
+            when = entry.get("XMP-exif:DateTimeOriginal")
+            assert when and _exif_time(str(when)) == taken, f"{item['id']}: taken {when}"
+            assert entry.get("XMP-photoshop:DateCreated") == when
+            if "caption" in item:
+                assert entry.get("XMP-dc:Description", "") == item["caption"], item["id"]
+            if "people" in item or "albums" in item:
+                albums = [titles[a] for a in item.get("albums", [])]
+                people = list(item.get("people", []))
+                hierarchy = _as_list(entry.get("XMP-lr:HierarchicalSubject"))
+                assert sorted(hierarchy) == sorted(
+                    {f"Albums|{a}" for a in albums} | {f"People|{p}" for p in people}
+                ), item["id"]
+                assert sorted(_as_list(entry.get("XMP-dc:Subject"))) == sorted(
+                    set(albums) | set(people)
+                ), item["id"]
 
 
 def assert_state_consistent(dest: Path) -> None:
@@ -137,8 +220,8 @@ def assert_state_consistent(dest: Path) -> None:
 
 
 def file_identities(dest: Path) -> dict[str, tuple[int, int, int]]:
-    """inode, size and mtime of every backed-up file: a rewrite changes them."""
+    """inode, size and mtime of every file (sidecars too): a rewrite changes them."""
     return {
         relative: (path.stat().st_ino, path.stat().st_size, path.stat().st_mtime_ns)
-        for relative, path in backed_up_files(dest).items()
+        for relative, path in all_files(dest).items()
     }

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from gphotos_collector.state import State
+from gphotos_collector.state import SCHEMA_VERSION, State
 
 from fakes.photos import FakePhotos
 from fakes.photos.library import deleted_probe_id
@@ -29,6 +29,7 @@ from tests.collector.backup import (
     backed_up_files,
     expected_items,
     file_identities,
+    read_sidecars,
     sha256,
 )
 from tests.collector.test_sync import ALICE, SCALE, sync_args
@@ -122,7 +123,16 @@ def test_moving_items_in_and_out_of_the_archive_downloads_nothing(tmp_path: Path
         assert scan.code == 0, scan.stderr
         assert scan.summary["new"] == 0 and scan.summary["deleted_on_google"] == 0
         assert changed(fake.downloads, downloads) == set()
-        assert file_identities(dest) == before
+        # No media file is touched; only the two items' sidecars say archived or not.
+        after = file_identities(dest)
+        assert set(after) == set(before)
+        rewritten = {p for p in before if after[p] != before[p]}
+        assert rewritten and all(p.endswith(".xmp") for p in rewritten)
+        sidecars = read_sidecars(dest)
+        archived = {
+            sidecars[p]["XMP-gpc:ItemId"]: sidecars[p]["XMP-gpc:Archived"] for p in rewritten
+        }
+        assert archived == {was_archived: False, now_archived: True}
         with sqlite3.connect(dest / ".gphotos-collector/state.sqlite3") as db:
             flags = dict(db.execute("SELECT id, archived FROM items").fetchall())
         assert flags[was_archived] == 0 and flags[now_archived] == 1
@@ -255,7 +265,7 @@ def test_a_backup_of_release_0_1_gains_the_originals_and_nothing_else(tmp_path: 
         assert_state_consistent(dest)
         with sqlite3.connect(dest / ".gphotos-collector/state.sqlite3") as db:
             assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
-                "2",
+                str(SCHEMA_VERSION),
             )
             unchecked = db.execute(
                 "SELECT COUNT(*) FROM items WHERE status = 'done' AND edited IS NULL"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from gphotos_collector.errors import UsageError
+from gphotos_collector.info_panel import AlbumRef, ItemDetails
 from gphotos_collector.state import DONE, FAILED, LISTED, PROCESSING, PlacedFile, State
 
 
@@ -99,3 +100,44 @@ def test_a_state_from_a_newer_release_is_refused_with_a_sentence(tmp_path: Path)
     state.close()
     with pytest.raises(UsageError, match=r"newer gphotos-collector.*upgrade"):
         State.open(tmp_path)
+
+
+def test_details_are_kept_and_items_are_revisited_oldest_read_first(tmp_path: Path) -> None:
+    state = State.open(tmp_path)
+    taken = datetime(2020, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    for name in ("a", "b", "c"):
+        files = [PlacedFile(f"2020/01/{name}.jpg", 1, name * 64)]
+        state.mark_done(name, "photo", taken, files, edited=False)
+    state.mark_done("old", "photo", taken, [PlacedFile("2020/01/o.jpg", 1, "f" * 64)], edited=None)
+    details = ItemDetails("a.jpg", 'say "hi"\nthere', (AlbumRef("x", "Trip"),), ("Zoë",))
+    assert state.set_details("a", details) is True  # new
+    assert state.set_details("a", details) is False  # the same again: no change
+    assert state.item_facts("a").details == details
+    assert state.set_details("b", ItemDetails("b.jpg")) is True
+    now = datetime.now(timezone.utc)
+    # Never checked for an original first, then never read, then nothing (read just now).
+    assert [i.id for i in state.revisits(10, now - timedelta(days=28))] == ["old", "c"]
+    # A full scan's cut-off (after the reads): every item, the oldest read last.
+    assert [i.id for i in state.revisits(10, now + timedelta(seconds=5))][:2] == ["old", "c"]
+    assert len(state.revisits(10, now + timedelta(seconds=5))) == 4
+    assert state.count_stale_details(now - timedelta(days=28)) == 2
+    assert state.details_totals() == {
+        "with_details": 2,
+        "with_caption": 1,
+        "with_people": 1,
+        "with_albums": 1,
+    }
+    state.close()
+
+
+def test_a_schema_2_state_gains_the_details_table(tmp_path: Path) -> None:
+    state = State.open(tmp_path)
+    state.mark_done("a", "photo", None, [PlacedFile("2020/01/a.jpg", 1, "a" * 64)])
+    state._db.execute("DROP TABLE details")
+    state.set_meta("schema_version", "2")
+    state.close()
+    state = State.open(tmp_path)
+    assert state.get_meta("schema_version") == "3"
+    assert state.item_facts("a").details is None
+    assert [i.id for i in state.revisits(5, datetime.now(timezone.utc))] == ["a"]
+    state.close()

@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from gphotos_collector.dest import dest_lock
 from gphotos_collector.errors import ExitCode
 from gphotos_collector.state import DONE, FAILED, PlacedFile, State
-from gphotos_collector.sync import dest_lock
 from gphotos_collector.verify import QUARANTINE_DIR_NAME, Problem, verify
 
 from fakes.photos import FakePhotos

@@ -65,11 +65,11 @@ def job_config(tmp_path: Path, library: Library, email: str, **extra: Any) -> tu
 
 
 def sha256s(folder: Path) -> set[str]:
-    """The photos in a backup (hidden state and lock files left out)."""
+    """The photos in a backup (hidden state and lock files, and sidecars, left out)."""
     found = set()
     for path in folder.rglob("*"):
         hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
-        if path.is_file() and not hidden:
+        if path.is_file() and not hidden and path.suffix != ".xmp":
             found.add(hashlib.sha256(path.read_bytes()).hexdigest())
     return found
 

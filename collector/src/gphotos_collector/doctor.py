@@ -28,7 +28,6 @@ from gphotos_collector.downloader import (
     ItemGone,
     SignedOutDuringRun,
     open_item,
-    read_taken,
     step_to,
 )
 from gphotos_collector.errors import (
@@ -38,6 +37,7 @@ from gphotos_collector.errors import (
     TemporaryError,
     UsageError,
 )
+from gphotos_collector.info_panel import read_taken
 from gphotos_collector.lister import ListedItem, ListingError, list_items
 
 if TYPE_CHECKING:

@@ -12,11 +12,11 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gphotos_collector import google_site, page_state
+from gphotos_collector.info_panel import InfoPanel, read_info
 
 if TYPE_CHECKING:
     from playwright.async_api import Download as BrowserDownload
@@ -61,7 +61,7 @@ class Download:
 class Fetched:
     main: Download  # what Download (Shift+D) gives: for an edited photo, the edited version
     original: Download | None  # an edited photo's camera original ("Download original")
-    taken: datetime | None  # capture time from the info panel, with its zone
+    info: InfoPanel  # capture time (with its zone) and what people added
     # Looking for an original failed (the menu): the item is kept, and looked at again.
     original_failure: StepFailed | None = None
 
@@ -82,41 +82,6 @@ def _processing_signs(item_id: str) -> page_state.Signs:
         texts=((PROCESSING, google_site.PROCESSING_TEXT),),
         text_scope=google_site.item_scope(item_id),
     )
-
-
-# Reads the item's info panel (opening it if needed): the date, then the time and
-# zone that follow it. One round trip: clicks and waits inside the page. Only the
-# item's own elements count: earlier items' panels may linger, hidden.
-_INFO_JS = """
-async ([itemScope, dateSelector, timeSelector, openSelector, waitMs]) => {
-  const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
-  // Hidden stale copies of the panel (earlier items, earlier pages) never count.
-  const inItem = (selector) => {
-    for (const root of document.querySelectorAll(itemScope)) {
-      if (root.matches(selector) && shown(root)) return root;
-      for (const found of root.querySelectorAll(selector)) if (shown(found)) return found;
-    }
-    return null;
-  };
-  const until = Date.now() + waitMs;
-  let clicked = false;
-  let date;
-  while (!(date = inItem(dateSelector))) {
-    if (!clicked) {
-      const button = [...document.querySelectorAll(openSelector)].filter(shown).pop();
-      if (button) { button.click(); clicked = true; }
-    }
-    if (Date.now() > until) return null;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  const time = inItem(timeSelector);
-  let next = date.nextElementSibling;
-  while (next && next.tagName !== "DIV") next = next.nextElementSibling;
-  const parts = [time ? time.textContent : "", next ? next.textContent : ""];
-  return [date.textContent.trim(), parts.join(" ").trim()];
-}
-"""
-INFO_PANEL_WAIT = 3.0
 
 
 class SignedOutDuringRun(Exception):
@@ -195,24 +160,6 @@ async def step_to(page: Page, item_id: str) -> bool:
     if found == page_state.SIGNED_OUT:
         raise SignedOutDuringRun()
     return found == VIEWER
-
-
-async def read_taken(page: Page, item_id: str) -> datetime | None:
-    """The capture time from the info panel (opened if needed), or None."""
-    args = [
-        google_site.item_scope(item_id),
-        google_site.INFO_DATE_SELECTOR,
-        google_site.INFO_TIME_SELECTOR,
-        google_site.OPEN_INFO_SELECTOR,
-        INFO_PANEL_WAIT * 1000,
-    ]
-    try:
-        texts = await page.evaluate(_INFO_JS, args)
-    except Exception:  # the page moved on: the grid label will do
-        return None
-    if not texts:
-        return None
-    return google_site.parse_info_taken(texts[0], texts[1])
 
 
 NOT_STARTED = "the download did not start"
@@ -380,6 +327,14 @@ async def _finished(
     return Download(path=path, suggested_name=download.suggested_filename)
 
 
+async def download_shown(
+    page: Page, item_id: str, downloads_dir: Path, stall_timeout: float
+) -> Download:
+    """Download (Shift+D) the item the viewer shows; the caller places or deletes the file."""
+    started = start_download(page, item_id, google_site.DOWNLOAD_START_TIMEOUT)
+    return await _finished(page, item_id, downloads_dir, stall_timeout, started)
+
+
 async def fetch_original(
     page: Page, item_id: str, downloads_dir: Path, stall_timeout: float, data_loaded: bool
 ) -> Download | None:
@@ -412,15 +367,15 @@ async def show_item(
     item_id: str,
     view: str = google_site.VIEW_GRID,
     after: str | None = None,
-) -> datetime | None:
-    """Show the item in the viewer; its capture time from the info panel, or None.
+) -> InfoPanel:
+    """Show the item in the viewer; what its info panel shows (empty if it did not show).
 
     `after` is the item the page's viewer shows now, when item_id follows it in
     `view`: then the viewer steps to it instead of loading the app again.
     """
     if not (after and after in page.url and await step_to(page, item_id)):
         await open_item(page, google_site.item_url(base_url, account_index, item_id, view), item_id)
-    return await read_taken(page, item_id)
+    return await read_info(page, item_id)
 
 
 async def fetch_item(
@@ -435,7 +390,7 @@ async def fetch_item(
     after: str | None = None,
 ) -> Fetched:
     """Open one item and download it, and an edited photo's original; the caller places them."""
-    taken = await show_item(
+    info = await show_item(
         page,
         base_url=base_url,
         account_index=account_index,
@@ -443,15 +398,14 @@ async def fetch_item(
         view=view,
         after=after,
     )
-    started = start_download(page, item_id, google_site.DOWNLOAD_START_TIMEOUT)
-    main = await _finished(page, item_id, downloads_dir, stall_timeout, started)
+    main = await download_shown(page, item_id, downloads_dir, stall_timeout)
     try:
         original = await fetch_original(
-            page, item_id, downloads_dir, stall_timeout, data_loaded=taken is not None
+            page, item_id, downloads_dir, stall_timeout, data_loaded=info.taken is not None
         )
     except StepFailed as failure:  # the download is safe; its original is looked for later
-        return Fetched(main=main, original=None, taken=taken, original_failure=failure)
+        return Fetched(main=main, original=None, info=info, original_failure=failure)
     except BaseException:
         main.path.unlink(missing_ok=True)
         raise
-    return Fetched(main=main, original=original, taken=taken)
+    return Fetched(main=main, original=original, info=info)

@@ -31,6 +31,15 @@ VIEW_RECENT = "recently-added"  # the library by upload time, newest first
 VIEW_ARCHIVE = "archive"  # archived items, by date taken
 VIEW_PATHS = {VIEW_GRID: "", VIEW_RECENT: "/search/_tra_", VIEW_ARCHIVE: "/archive"}
 
+# Albums (2025-26 code): /albums lists the albums as anchors ./album/<id> (shared:
+# ./share/<id>?key=...), text lines "title" then "24 items"; an album's grid scrolls in
+# the first visible `c-wiz c-wiz c-wiz` holding a photo link, not in [role="main"].
+VIEW_ALBUMS = "albums"
+VIEW_ALBUM = "album"
+ALBUMS_PATH = "/albums"
+ALBUM_CONTAINER_SELECTOR = "c-wiz c-wiz c-wiz"
+ALBUM_COUNT = re.compile(r"^\s*(\d[\d,.\u202f\xa0]*)\s+items?\b", re.IGNORECASE)
+
 # Sign-in interstitials: a signed-in profile that Google asks for a person.
 INTERSTITIALS = (
     (re.compile(r"confirmidentifier", re.I), "Google asks to confirm it is you"),
@@ -64,6 +73,32 @@ def item_url(base_url: str, account_index: int, item_id: str, view: str = VIEW_G
     """An item's viewer inside a view: ArrowRight then steps in that view's order."""
     prefix = account_prefix(account_index) + VIEW_PATHS[view]
     return f"{base_url.rstrip('/')}{prefix}/photo/{item_id}?{UI_LANGUAGE_QUERY}"
+
+
+def albums_url(base_url: str, account_index: int) -> str:
+    return f"{base_url.rstrip('/')}{account_prefix(account_index)}{ALBUMS_PATH}?{UI_LANGUAGE_QUERY}"
+
+
+def with_language(url: str) -> str:
+    """A page's URL with the UI language the collector reads (hl=en) in its query."""
+    base, _, query = url.partition("?")
+    kept = [part for part in query.split("&") if part and not part.startswith("hl=")]
+    return f"{base}?{'&'.join([*kept, UI_LANGUAGE_QUERY])}"
+
+
+def album_item_url(album_url: str, album_item_id: str) -> str:
+    """An item's viewer inside an album (a shared album's key stays in the query)."""
+    base, _, query = album_url.partition("?")
+    return with_language(f"{base.rstrip('/')}/photo/{album_item_id}?{query}")
+
+
+def parse_album_count(text: str) -> int | None:
+    """'24 items', '1 item', '1,024 items' -> the number; None if it does not read."""
+    match = ALBUM_COUNT.match(text)
+    if not match:
+        return None
+    digits = re.sub(r"\D", "", match.group(1))
+    return int(digits) if digits else None
 
 
 def interstitial_of(url: str) -> str | None:
@@ -144,6 +179,12 @@ OPEN_INFO_SELECTOR = '[aria-label="Open info"]'
 INFO_FILENAME_SELECTOR = '[aria-label^="Filename:"]'
 INFO_DATE_SELECTOR = '[aria-label^="Date taken:"]'
 INFO_TIME_SELECTOR = '[aria-label^="Time taken:"]'
+# What people added (2025-26 code, found by role and label; each also has hidden copies).
+INFO_CAPTION_SELECTOR = 'textarea[aria-label="Description"]'
+INFO_ALBUMS_SELECTOR = '[role="list"][aria-label="Albums"]'
+ALBUM_LINK_SELECTOR = 'a[href*="album/"], a[href*="share/"]'
+INFO_PEOPLE_SELECTOR = '[role="list"][aria-label="People"]'
+PERSON_LINK_SELECTOR = "a"
 INFO_DATE_FORMATS = ("%b %d, %Y", "%a, %b %d, %Y", "%B %d, %Y")
 INFO_TIME = re.compile(r"(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?\s*(?P<ampm>[AP]M)?", re.I)
 INFO_ZONE = re.compile(r"GMT(?:(?P<sign>[+-])(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?)?")
@@ -163,6 +204,8 @@ STEP_VIEW = {
     VIEW_GRID: "the library grid",
     VIEW_RECENT: "Recently added",
     VIEW_ARCHIVE: "the Archive",
+    VIEW_ALBUMS: "the albums list",
+    VIEW_ALBUM: "an album's page",
 }
 STEP_VIEWER = "the item viewer"
 STEP_INFO = "the info panel"

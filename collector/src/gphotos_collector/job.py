@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import gphotos_collector.sync as sync_stage
+from gphotos_collector.albums import describe_albums
+from gphotos_collector.dest import dest_trouble
 from gphotos_collector.errors import (
     CollectorError,
     DestUnwritableError,
@@ -292,6 +294,18 @@ class NightlyJob:
             f"(not downloadable now), {summary.failed} failed, {human_bytes(summary.bytes)} in "
             f"{summary.seconds:.0f} s{after}"
         )
+        if summary.sidecars_unavailable:
+            line += (
+                "; captions, people and albums were NOT kept (no XMP sidecars): "
+                f"{summary.sidecars_unavailable}"
+            )
+        if summary.albums is not None:
+            line += "; " + describe_albums(summary.albums)
+        if summary.details_unread:
+            line += (
+                f"; the info panel of {plural(summary.details_unread, 'item')} did not show: "
+                "their captions, people and albums are read again on the next run"
+            )
         if summary.failing_for_good:
             named = "; ".join(
                 f"{item['id']} ({item['nights']} nights: {item['error']})"
@@ -386,7 +400,7 @@ class NightlyJob:
         try:
             lock.acquire()
         except UsageError:
-            trouble = sync_stage.dest_trouble(sync.dest)
+            trouble = dest_trouble(sync.dest)
             if trouble is not None:
                 raise trouble from None
             raise

@@ -27,7 +27,8 @@ class Job:
     kind: str | None
     label_time: datetime | None = None
     view: str = google_site.VIEW_GRID  # whose viewer opens it (and steps to its neighbour)
-    original_only: bool = False  # backed up by release 0.1: look for an edited photo's original
+    # Backed up already: look again at its details (and, for release 0.1, for an original).
+    revisit: bool = False
 
 
 def archived_in(view: str) -> bool | None:

@@ -27,20 +27,22 @@ if TYPE_CHECKING:
 POLL_INTERVAL = 0.1
 SCROLL_FRACTION = 0.8  # of a viewport per step: consecutive windows overlap
 
-# The visible scroll container: hidden stale copies of earlier pages never count.
+# The visible scroll container, preferably one holding an item: hidden stale copies of
+# earlier pages never count.
 _VISIBLE_MAIN_JS = f"""
-(mainSelector) => {{
+(mainSelector, itemSelector) => {{
   const shown = {google_site.IS_SHOWN_JS};
-  return [...document.querySelectorAll(mainSelector)].filter(shown).pop() || null;
+  const all = [...document.querySelectorAll(mainSelector)].filter(shown);
+  return all.filter((e) => e.querySelector(itemSelector)).pop() || all.pop() || null;
 }}
 """
 
 # The visible container's anchors in DOM order, how many are in view, and where
 # the scroller stands; found=false when no visible container exists (yet).
 _SNAPSHOT_JS = f"""
-([mainSelector, itemSelector, dialogCancel, daySelector]) => {{
+([mainSelector, itemSelector, dialogCancel, daySelector, withText]) => {{
   ({google_site.DISMISS_DIALOGS_JS})(dialogCancel);
-  const main = ({_VISIBLE_MAIN_JS})(mainSelector);
+  const main = ({_VISIBLE_MAIN_JS})(mainSelector, itemSelector);
   if (!main) return {{items: [], visible: 0, top: 0, height: 0, view: 0, found: false, days: 0}};
   const shown = {google_site.IS_SHOWN_JS};
   const anchors = Array.from(main.querySelectorAll(itemSelector)).filter(shown);
@@ -51,7 +53,9 @@ _SNAPSHOT_JS = f"""
     if (r.bottom > box.top && r.top < box.bottom && r.height > 0) visible++;
   }}
   return {{
-    items: anchors.map(a => [a.href, a.getAttribute("aria-label") || ""]),
+    items: anchors.map(a => [
+      a.href, (withText ? a.innerText : a.getAttribute("aria-label")) || "",
+    ]),
     visible: visible,
     top: main.scrollTop,
     height: main.scrollHeight,
@@ -63,8 +67,8 @@ _SNAPSHOT_JS = f"""
 """
 
 _SCROLL_JS = f"""
-([mainSelector, fraction]) => {{
-  const main = ({_VISIBLE_MAIN_JS})(mainSelector);
+([mainSelector, itemSelector, fraction]) => {{
+  const main = ({_VISIBLE_MAIN_JS})(mainSelector, itemSelector);
   if (!main) return;
   main.scrollTop = main.scrollTop + Math.max(1, main.clientHeight * fraction);
   main.dispatchEvent(new Event("scroll"));
@@ -113,14 +117,21 @@ class _Snapshot:
         return self.top + self.view >= self.height - 2
 
 
-async def _snapshot(page: Page) -> _Snapshot:
+async def _snapshot(
+    page: Page,
+    container: str = google_site.SCROLL_CONTAINER_SELECTOR,
+    item_selector: str = google_site.GRID_ITEM_SELECTOR,
+    *,
+    with_text: bool = False,
+) -> _Snapshot:
     raw: dict[str, Any] = await page.evaluate(
         _SNAPSHOT_JS,
         [
-            google_site.SCROLL_CONTAINER_SELECTOR,
-            google_site.GRID_ITEM_SELECTOR,
+            container,
+            item_selector,
             google_site.DIALOG_CANCEL_SELECTOR,
             google_site.DAY_HEADER_SELECTOR,
+            with_text,
         ],
     )
     return _Snapshot(
@@ -153,6 +164,7 @@ async def list_items(
     until: date | None = None,
     max_seen: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    container: str = google_site.SCROLL_CONTAINER_SELECTOR,
 ) -> ListResult:
     """Walk the open grid of `view` from its top, calling on_new for each new item.
 
@@ -171,7 +183,7 @@ async def list_items(
     last_change = time.monotonic()
     last_height = -1.0
     while True:
-        snap = await _snapshot(page)
+        snap = await _snapshot(page, container)
         changed = snap.height != last_height
         last_height = snap.height
         for href, label in snap.items:
@@ -223,14 +235,53 @@ async def list_items(
                 return result
         elif snap.found and snap.visible:
             await page.evaluate(
-                _SCROLL_JS, [google_site.SCROLL_CONTAINER_SELECTOR, SCROLL_FRACTION]
+                _SCROLL_JS, [container, google_site.GRID_ITEM_SELECTOR, SCROLL_FRACTION]
             )
         elif now - last_change >= google_site.GRID_STEP_TIMEOUT:
             if snap.found:
                 why = f"the grid stopped loading after {len(result.seen)} items"
                 target = google_site.GRID_ITEM_SELECTOR
             else:
-                why = f"no visible grid ({google_site.SCROLL_CONTAINER_SELECTOR}) on {page.url}"
-                target = google_site.SCROLL_CONTAINER_SELECTOR
+                why = f"no visible grid ({container}) on {page.url}"
+                target = container
             raise ListingError(view, why, target=target, empty=not result.seen)
+        await asyncio.sleep(POLL_INTERVAL)
+
+
+async def list_links(
+    page: Page,
+    view: str,
+    *,
+    container: str,
+    link_selector: str,
+    settle_time: float = google_site.GRID_SETTLE_TIME,
+) -> list[tuple[str, str]]:
+    """Every link of a virtualised list that is not a grid of items (the albums list):
+    (href, text) in list order, walked to its proven end like a grid."""
+    found: dict[str, str] = {}
+    last_change = time.monotonic()
+    last_height = -1.0
+    while True:
+        snap = await _snapshot(page, container, link_selector, with_text=True)
+        changed = snap.height != last_height
+        last_height = snap.height
+        for href, text in snap.items:
+            if href not in found:
+                found[href] = text
+                changed = True
+        now = time.monotonic()
+        if changed:
+            last_change = now
+        if snap.found and snap.at_bottom:
+            if now - last_change >= settle_time:
+                return list(found.items())
+        elif snap.found and (snap.visible or found):
+            await page.evaluate(_SCROLL_JS, [container, link_selector, SCROLL_FRACTION])
+        elif now - last_change >= google_site.GRID_STEP_TIMEOUT:
+            why = (
+                f"the list stopped loading after {len(found)} entries"
+                if snap.found
+                else f"no visible list ({container}) on {page.url}"
+            )
+            raise ListingError(view, why, target=link_selector, empty=not found)
         await asyncio.sleep(POLL_INTERVAL)

@@ -9,8 +9,10 @@
   full scan walk the library grid (date taken) and the Archive, which the grid
   does not show. A full scan that saw both views end reports items deleted on
   Google and fetches again files missing on disk.
-- Then come items to retry, and items backed up by release 0.1 that must be
-  looked at once more for an edited photo's original (a bounded number a run).
+- Then come items to retry, and backed-up items to look at again (a bounded
+  number a run): those of release 0.1 for an edited photo's original, then those
+  whose details (caption, people, albums) were never read or are the oldest read,
+  so their sidecars follow what people change in Google Photos.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from gphotos_collector import google_site
@@ -44,7 +47,9 @@ ARCHIVE_LISTED = "archive_listed"
 RECENT_GUARD_SAMPLE = google_site.KNOWN_RUN_TO_STOP
 DELETION_GUARD_MIN = 50  # a full scan missing more items than this and ...
 DELETION_GUARD_SHARE = 0.05  # ... this share of the backup reports no deletions
-ORIGINALS_PER_RUN = 300  # items of release 0.1 looked at again per run for an original
+REVISITS_PER_RUN = 300  # backed-up items looked at again per run (original, details)
+FULL_SCAN_REVISITS = REVISITS_PER_RUN  # ... and on a full scan, the oldest read whatever their age
+DETAILS_MAX_AGE = timedelta(days=28)  # details read longer ago than this are read again
 LISTING_EVENT_EVERY = 2.0  # seconds between two `listing` progress events
 
 
@@ -58,6 +63,7 @@ class ListingReport:
     changed: PageChangedError | None = None  # a view that no longer works (run doctor)
     deleted_on_google: int = 0
     originals_to_check: int = 0  # items of release 0.1 still to look at for an original
+    details_to_refresh: int = 0  # items whose details were never read or are older than due
 
 
 class Listing:
@@ -75,6 +81,7 @@ class Listing:
         self._complete = state.get_meta(LISTING_COMPLETE) == "1"
         self._showing: str | None = None  # the view the listing page shows now
         self._last_event = 0.0
+        self._started = datetime.now(timezone.utc)  # what this run reads is newer than this
         # Told of a view that no longer works while the listing carries on without it.
         self.on_changed: Callable[[Page, PageChangedError], Awaitable[None]] | None = None
 
@@ -119,7 +126,7 @@ class Listing:
         if not options.windowed:
             self.state.set_meta(LISTING_COMPLETE, "1")
         await self._retries()
-        await self._originals()
+        await self._revisits()
 
     # --- the views ------------------------------------------------------------
     async def _recently_added(self, page: Page) -> bool:
@@ -332,22 +339,33 @@ class Listing:
                 view = ARCHIVE if pending.archived else GRID
                 await self.jobs.put(Job(pending.id, pending.kind, pending.taken, view))
 
-    async def _originals(self) -> None:
-        """Items of release 0.1: a bounded number a run are looked at for an original."""
-        unchecked = [
+    async def _revisits(self) -> None:
+        """Backed-up items looked at again, a bounded number a run (a full scan: more)."""
+        # A full scan reads again every item's details not read by this run (bounded).
+        if self.options.full_scan:
+            stale_before, limit = self._started, FULL_SCAN_REVISITS
+        else:
+            stale_before, limit = self._started - DETAILS_MAX_AGE, REVISITS_PER_RUN
+        due = [
             item
-            for item in self.state.unchecked_originals(ORIGINALS_PER_RUN)
+            for item in self.state.revisits(limit, stale_before)
             if item.id not in self.jobs.queued_ids
         ]
         self.report.originals_to_check = self.state.count_unchecked_originals()
-        if not unchecked:
+        self.report.details_to_refresh = self.state.count_stale_details(
+            self._started - DETAILS_MAX_AGE
+        )
+        if not due:
             return
         self.events.emit(
-            "originals-check", count=len(unchecked), left=self.report.originals_to_check
+            "revisit",
+            count=len(due),
+            originals_left=self.report.originals_to_check,
+            details_left=self.report.details_to_refresh,
         )
         await self.jobs.put_batches(
-            Job(item.id, None, item.taken, ARCHIVE if item.archived else GRID, original_only=True)
-            for item in unchecked
+            Job(item.id, None, item.taken, ARCHIVE if item.archived else GRID, revisit=True)
+            for item in due
         )
 
 

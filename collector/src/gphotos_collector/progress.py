@@ -100,6 +100,8 @@ class ProgressDisplay:
         self._bytes = 0
         self._running = False
         self._finished = False
+        self._albums: int | None = None  # the album pass: albums listed, then walked
+        self._albums_walked = 0
 
     # --- life cycle ---------------------------------------------------------
     def start(self) -> None:
@@ -167,6 +169,10 @@ class ProgressDisplay:
             self._missing += 1
         elif event == "deleted-on-google":
             self._deleted_on_google += int(fields.get("count", 0))
+        elif event == "albums-listed":
+            self._albums = int(fields.get("count", 0))
+        elif event == "album-walked":
+            self._albums_walked += 1
 
     def _view(self, name: object) -> _View:
         key = str(name) if name else UNNAMED_VIEW
@@ -179,7 +185,11 @@ class ProgressDisplay:
     # --- drawing (called by rich's refresh thread) ----------------------------
     def __rich__(self) -> RenderableType:
         with self._lock:
-            lines: list[RenderableType] = [*self._listing_lines(), *self._download_lines()]
+            lines: list[RenderableType] = [
+                *self._listing_lines(),
+                *self._download_lines(),
+                *self._album_lines(),
+            ]
         return Group(*lines)
 
     def _listing_lines(self) -> list[RenderableType]:
@@ -204,6 +214,14 @@ class ProgressDisplay:
                 )
                 lines.append(Spinner("dots", label))
         return lines
+
+    def _album_lines(self) -> list[RenderableType]:
+        if self._albums is None:
+            return []
+        label = Text.assemble(
+            ("Albums", "bold"), f": {self._albums:,} listed, {self._albums_walked:,} walked"
+        )
+        return [Spinner("dots", label)]
 
     def _download_lines(self) -> list[RenderableType]:
         if not self._queued:

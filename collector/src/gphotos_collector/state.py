@@ -21,10 +21,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from gphotos_collector.errors import UsageError
+from gphotos_collector.info_panel import ItemDetails
 
 STATE_DIR_NAME = ".gphotos-collector"
 STATE_FILE_NAME = "state.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Item statuses.
 DONE = "done"  # every file of the item is in DEST
@@ -80,6 +81,43 @@ CREATE TABLE IF NOT EXISTS failure_nights (
     night TEXT NOT NULL,
     PRIMARY KEY (item_id, night)
 );
+-- What the info panel showed of an item (info_panel.ItemDetails as JSON), and when.
+CREATE TABLE IF NOT EXISTS details (
+    item_id TEXT PRIMARY KEY REFERENCES items(id),
+    data TEXT NOT NULL,
+    read_at TEXT NOT NULL
+);
+-- The albums /albums showed (id: album id, or share id for a shared album), the folder
+-- under albums/ that holds their links, and what the last walk of each found.
+CREATE TABLE IF NOT EXISTS albums (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    shared INTEGER NOT NULL DEFAULT 0,
+    url TEXT NOT NULL,
+    count INTEGER,
+    folder TEXT,
+    walked_count INTEGER,
+    walked_at TEXT
+);
+-- An album's items by their album-scoped id, and the library item each one is
+-- (NULL: not in the member's library, such as items others added to a shared album).
+CREATE TABLE IF NOT EXISTS album_items (
+    album_id TEXT NOT NULL,
+    album_item_id TEXT NOT NULL,
+    item_id TEXT,
+    filename TEXT,
+    PRIMARY KEY (album_id, album_item_id)
+);
+-- Items others added to a shared album, kept under shared/<folder>/ (--shared-albums).
+CREATE TABLE IF NOT EXISTS shared_files (
+    album_id TEXT NOT NULL,
+    album_item_id TEXT NOT NULL,
+    path TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (album_id, album_item_id, path)
+);
+CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);
 CREATE INDEX IF NOT EXISTS files_path_nocase ON files(path COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -104,6 +142,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE items ADD COLUMN edited INTEGER",
         "ALTER TABLE files ADD COLUMN role TEXT NOT NULL DEFAULT 'media'",
     ),
+    3: (),  # details, albums, album_items: made by SCHEMA (details are read on a revisit)
 }
 
 
@@ -231,11 +270,36 @@ class PendingItem:
 
 @dataclass(frozen=True)
 class UncheckedItem:
-    """An item backed up before edited items kept their originals: to look at again."""
+    """A backed-up item to look at again: for an original (release 0.1), or for its details."""
 
     id: str
     taken: datetime | None
     archived: bool
+    edited: bool | None = None  # None: never looked at for an original
+
+
+@dataclass(frozen=True)
+class AlbumRow:
+    """An album as the state knows it."""
+
+    id: str  # album id, or share id for a shared album
+    title: str
+    shared: bool
+    url: str  # its page (a shared album's key included)
+    count: int | None  # as /albums showed it
+    folder: str | None  # its folder under albums/ (or shared/), once made
+    walked_count: int | None = None  # the count when it was last walked to its end
+    walked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """What the state knows of a backed-up item, for its sidecars."""
+
+    taken: datetime | None
+    archived: bool | None
+    edited: bool | None
+    details: ItemDetails | None
 
 
 def state_dir(dest: Path) -> Path:
@@ -470,6 +534,189 @@ class State:
             )
             for row in rows
         ]
+
+    def revisits(self, limit: int, stale_before: datetime) -> list[UncheckedItem]:
+        """Done items to look at again: never checked for an original first, then those
+        whose details were never read, then those read longest ago (before stale_before)."""
+        rows = self._db.execute(
+            "SELECT items.id, items.taken, items.archived, items.edited FROM items "
+            "LEFT JOIN details ON details.item_id = items.id "
+            "WHERE items.status = ? AND items.deleted_on_google_at IS NULL "
+            "AND (items.edited IS NULL OR details.read_at IS NULL OR details.read_at < ?) "
+            # Within a day of reading, grid order: a worker steps between neighbours.
+            "ORDER BY items.edited IS NOT NULL, details.read_at IS NOT NULL, "
+            "substr(details.read_at, 1, 10), items.taken DESC, items.id LIMIT ?",
+            (DONE, stale_before.isoformat(timespec="seconds"), limit),
+        )
+        return [
+            UncheckedItem(
+                id=row[0],
+                taken=datetime.fromisoformat(row[1]) if row[1] else None,
+                archived=bool(row[2]),
+                edited=None if row[3] is None else bool(row[3]),
+            )
+            for row in rows
+        ]
+
+    def count_stale_details(self, stale_before: datetime) -> int:
+        """Done items whose details were never read, or not since stale_before."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM items LEFT JOIN details ON details.item_id = items.id "
+            "WHERE items.status = ? AND items.deleted_on_google_at IS NULL "
+            "AND (details.read_at IS NULL OR details.read_at < ?)",
+            (DONE, stale_before.isoformat(timespec="seconds")),
+        ).fetchone()
+        return int(row[0])
+
+    def set_details(self, item_id: str, details: ItemDetails) -> bool:
+        """Record what the info panel showed now; True if it differs from what was known."""
+        data = details.to_json()
+        row = self._db.execute("SELECT data FROM details WHERE item_id = ?", (item_id,)).fetchone()
+        self._db.execute(
+            "INSERT INTO details(item_id, data, read_at) VALUES(?, ?, ?) ON CONFLICT(item_id) "
+            "DO UPDATE SET data = excluded.data, read_at = excluded.read_at",
+            (item_id, data, now_iso()),
+        )
+        return row is None or row[0] != data
+
+    def item_facts(self, item_id: str) -> ItemFacts:
+        row = self._db.execute(
+            "SELECT items.taken, items.archived, items.edited, details.data FROM items "
+            "LEFT JOIN details ON details.item_id = items.id WHERE items.id = ?",
+            (item_id,),
+        ).fetchone()
+        if row is None:
+            return ItemFacts(None, None, None, None)
+        return ItemFacts(
+            taken=datetime.fromisoformat(row[0]) if row[0] else None,
+            archived=None if row[1] is None else bool(row[1]),
+            edited=None if row[2] is None else bool(row[2]),
+            details=ItemDetails.from_json(row[3]) if row[3] else None,
+        )
+
+    def details_totals(self) -> dict[str, int]:
+        """Backed-up items whose details (caption, people, albums) were read, and those
+        with a caption, people or albums: what their sidecars hold."""
+        totals = {"with_details": 0, "with_caption": 0, "with_people": 0, "with_albums": 0}
+        for (data,) in self._db.execute(
+            "SELECT details.data FROM details JOIN items ON items.id = details.item_id "
+            "WHERE items.status = ?",
+            (DONE,),
+        ):
+            details = ItemDetails.from_json(data)
+            totals["with_details"] += 1
+            totals["with_caption"] += bool(details.caption)
+            totals["with_people"] += bool(details.people)
+            totals["with_albums"] += bool(details.albums)
+        return totals
+
+    # --- albums ---------------------------------------------------------------
+    def albums(self) -> dict[str, AlbumRow]:
+        rows = self._db.execute(
+            "SELECT id, title, shared, url, count, folder, walked_count, walked_at FROM albums"
+        )
+        return {
+            row[0]: AlbumRow(row[0], row[1], bool(row[2]), row[3], row[4], row[5], row[6], row[7])
+            for row in rows
+        }
+
+    def save_album(self, album: AlbumRow) -> None:
+        self._db.execute(
+            "INSERT INTO albums(id, title, shared, url, count, folder, walked_count, walked_at) "
+            "VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "title = excluded.title, shared = excluded.shared, url = excluded.url, "
+            "count = excluded.count, folder = excluded.folder, "
+            "walked_count = excluded.walked_count, walked_at = excluded.walked_at",
+            (
+                album.id,
+                album.title,
+                int(album.shared),
+                album.url,
+                album.count,
+                album.folder,
+                album.walked_count,
+                album.walked_at,
+            ),
+        )
+
+    def forget_album(self, album_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM album_items WHERE album_id = ?", (album_id,))
+            db.execute("DELETE FROM albums WHERE id = ?", (album_id,))
+
+    def album_items(self, album_id: str) -> dict[str, str | None]:
+        """album item id -> the library item it is (None: not in the library)."""
+        rows = self._db.execute(
+            "SELECT album_item_id, item_id FROM album_items WHERE album_id = ?", (album_id,)
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def set_album_items(self, album_id: str, matched: dict[str, tuple[str | None, str]]) -> None:
+        """The album holds exactly these items now: {album item id: (item id, file name)}."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM album_items WHERE album_id = ?", (album_id,))
+            db.executemany(
+                "INSERT INTO album_items(album_id, album_item_id, item_id, filename) "
+                "VALUES(?, ?, ?, ?)",
+                [(album_id, aid, item, name) for aid, (item, name) in matched.items()],
+            )
+
+    def foreign_album_items(self) -> list[dict[str, object]]:
+        """Albums holding items that are not in the library (others' items in a shared
+        album) and not kept under shared/: not backed up. [{album, items}]"""
+        rows = self._db.execute(
+            "SELECT albums.title, COUNT(*) FROM album_items JOIN albums "
+            "ON albums.id = album_items.album_id WHERE album_items.item_id IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM shared_files WHERE "
+            "shared_files.album_id = album_items.album_id "
+            "AND shared_files.album_item_id = album_items.album_item_id) "
+            "GROUP BY albums.id ORDER BY albums.title"
+        )
+        return [{"album": row[0], "items": int(row[1])} for row in rows]
+
+    def shared_kept(self, album_id: str) -> set[str]:
+        """Album item ids of a shared album whose files are kept under shared/."""
+        rows = self._db.execute(
+            "SELECT DISTINCT album_item_id FROM shared_files WHERE album_id = ?", (album_id,)
+        )
+        return {row[0] for row in rows}
+
+    def add_shared_files(self, album_id: str, album_item_id: str, files: list[PlacedFile]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO shared_files(album_id, album_item_id, path, size, sha256) "
+                "VALUES(?, ?, ?, ?, ?)",
+                [(album_id, album_item_id, f.path, f.size, f.sha256) for f in files],
+            )
+
+    def is_claimed_shared(self, path: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM shared_files WHERE path = ? COLLATE NOCASE", (path,)
+        ).fetchone()
+        return row is not None
+
+    def move_shared_folder(self, old_prefix: str, new_prefix: str) -> None:
+        """A renamed shared album: its kept files' paths follow the folder."""
+        self._db.execute(
+            "UPDATE shared_files SET path = ? || substr(path, ?) WHERE substr(path, 1, ?) = ?",
+            (new_prefix, len(old_prefix) + 1, len(old_prefix), old_prefix),
+        )
+
+    def items_named(self, filename: str) -> list[tuple[str, datetime | None]]:
+        """Backed-up items whose info panel showed this file name, with their capture time."""
+        rows = self._db.execute(
+            "SELECT items.id, items.taken FROM items JOIN details ON details.item_id = items.id "
+            "WHERE items.status = ? AND json_extract(details.data, '$.filename') = ? "
+            # Items whose details were never read: a file placed under that name.
+            "UNION SELECT items.id, items.taken FROM items JOIN files ON files.item_id = items.id "
+            "WHERE items.status = ? AND substr(files.path, -length(?) - 1) = '/' || ?",
+            (DONE, filename, DONE, filename, filename),
+        )
+        return [(row[0], datetime.fromisoformat(row[1]) if row[1] else None) for row in rows]
+
+    def items_with_content(self, sha256: str) -> set[str]:
+        rows = self._db.execute("SELECT item_id FROM files WHERE sha256 = ?", (sha256,))
+        return {row[0] for row in rows}
 
     def count_unchecked_originals(self) -> int:
         row = self._db.execute(

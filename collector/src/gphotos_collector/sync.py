@@ -1,20 +1,17 @@
-"""The stages together: list (listing.py), download (downloader.py), place (placer.py).
+"""The stages together, one run: list (listing.py), then per item (workers.py):
+download (downloader.py), place (placer.py), sidecars (sidecars.py).
 
 One browser context on the profile; the listing walks its views in one page
-while N worker pages download what it queues (jobs.py). Items that fail are
-retried with backoff, then remembered and retried on the next run.
+while N worker pages take what it queues (jobs.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import os
-import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -22,56 +19,43 @@ from typing import TYPE_CHECKING
 
 from gphotos_collector import google_site
 from gphotos_collector.account import Account, open_library, signed_out
+from gphotos_collector.albums import AlbumPass
 from gphotos_collector.browser import Browser, check_profile_dir, find_browser, open_context
 from gphotos_collector.debug_bundle import save_bundle
-from gphotos_collector.downloader import (
-    FetchFailed,
-    ItemGone,
-    ItemProcessing,
-    SignedOutDuringRun,
-    StepFailed,
-    fetch_item,
-    fetch_original,
-    show_item,
+from gphotos_collector.dest import (
+    DEST_UNWRITABLE_ERRNOS,
+    check_mount,
+    dest_lock,
+    dest_trouble,
+    dest_unwritable,
+    prepare_dest,
 )
+from gphotos_collector.downloader import SignedOutDuringRun
 from gphotos_collector.errors import (
     CollectorError,
-    DestUnwritableError,
     ExitCode,
-    LockedError,
-    NotMountedError,
     PageChangedError,
     SignedOutError,
     TemporaryError,
     UsageError,
 )
 from gphotos_collector.events import EventSink
-from gphotos_collector.jobs import Job, JobQueue
+from gphotos_collector.jobs import JobQueue
 from gphotos_collector.lister import ListingError
 from gphotos_collector.listing import Listing, listing_failed
-from gphotos_collector.lock import RunLock
-from gphotos_collector.page_watch import PageWatch
-from gphotos_collector.placer import IncompleteDownload, Placer, StagedFile, clean_tmp
+from gphotos_collector.placer import Placer, clean_tmp
+from gphotos_collector.sidecars import Sidecars
+from gphotos_collector.sidecars import unavailable as sidecars_unavailable
 from gphotos_collector.state import (
-    EDITED,
-    FAILED,
-    GONE,
-    ORIGINAL,
-    PROCESSING,
-    PlacedFile,
     State,
-    real_state_dir,
     state_dir,
 )
+from gphotos_collector.workers import Workers
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
 
 DEFAULT_BASE_URL = google_site.DEFAULT_BASE_URL
-ITEM_ATTEMPTS = 3
-RETRY_BACKOFF = (1.0, 4.0)  # seconds before the 2nd and the 3rd attempt, plus jitter
-PAGE_RECYCLE_EVERY = 200  # a fresh page now and then keeps the browser's memory flat
-LOCK_FILE_NAME = "lock"
 FAILING_FOR_GOOD_NIGHTS = 3  # an item failing on this many nights is reported, not retried
 DOWNLOADS_DIR_NAME = "downloads"
 TMP_DIR_NAME = "tmp"
@@ -92,6 +76,8 @@ class SyncOptions:
     full_scan_every: float = 0.0  # days between automatic full scans; 0: never
     require_mount: Path | None = None  # DEST lives on this mount: refuse if it is not mounted
     debug_dir: Path | None = None  # save a debug bundle here at the end of the run
+    albums: bool = False  # the album pass: DEST/albums/<title>/ links (albums.py)
+    shared_albums: bool = False  # ... and keep others' items of shared albums under shared/
 
     @property
     def windowed(self) -> bool:
@@ -113,6 +99,12 @@ class SyncSummary:
     originals: int = 0  # edited photos whose camera original was saved in this run
     originals_to_check: int = 0  # items of release 0.1 still to look at for an original
     fallback: str | None = None  # why Recently added was not trusted (the library was listed)
+    sidecars: int = 0  # XMP sidecars written (new, or a value changed) in this run
+    details_changed: int = 0  # backed-up items whose caption, people or albums changed
+    details_unread: int = 0  # items whose info panel did not show: read again next run
+    details_to_refresh: int = 0  # backed-up items whose details are due to be read again
+    sidecars_unavailable: str | None = None  # why no sidecar could be written here
+    albums: dict[str, object] | None = None  # the album pass (albums.AlbumsReport), if run
     # Failed items that failed on FAILING_FOR_GOOD_NIGHTS nights or more: {id, nights, error}.
     failing_for_good: list[dict[str, object]] = field(default_factory=list)
 
@@ -120,133 +112,6 @@ class SyncSummary:
     def exit_code(self) -> ExitCode:
         """4 only for failures that may still pass; failing for good is reported, not retried."""
         return ExitCode.ITEMS_FAILED if self.failed > len(self.failing_for_good) else ExitCode.OK
-
-
-@dataclass
-class _Tab:
-    """A worker's page, replaced when it crashes or has served enough items."""
-
-    page: Page
-    served: int = 0
-
-
-# Below this much free space on DEST, a failing download or write is a full disk.
-MIN_FREE_BYTES = 8 * 1024 * 1024
-DEST_UNWRITABLE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
-WRITE_PROBE_NAME = "write-probe"
-
-
-def dest_trouble(dest: Path) -> DestUnwritableError | None:
-    """DEST's filesystem is read-only or full (then writes fail whatever raised)."""
-    try:
-        stats = os.statvfs(dest)
-    except OSError:
-        return None
-    if stats.f_flag & os.ST_RDONLY:
-        return DestUnwritableError(
-            f"{dest} is on a read-only filesystem (remounted read-only after a disk error?): "
-            "the run stopped and nothing was lost; check the disk (`dmesg`), remount it "
-            "read-write, and the next run carries on."
-        )
-    free = stats.f_bavail * stats.f_frsize
-    probe = _write_probe(dest)
-    if probe == errno.EROFS:  # ext4's errors=remount-ro shows only here, not in statvfs
-        return DestUnwritableError(
-            f"{dest} became read-only (a disk error? see `dmesg`): the run stopped and "
-            "nothing was lost; check the disk, mount it read-write again, and the next run "
-            "carries on."
-        )
-    if free < MIN_FREE_BYTES or stats.f_favail == 0 or probe in (errno.ENOSPC, errno.EDQUOT):
-        return DestUnwritableError(
-            f"the disk of {dest} is full ({free / 1e6:.1f} MB free): the run stopped and "
-            "nothing was lost; free some space or grow the disk, and the next run carries on "
-            "where this one stopped."
-        )
-    return None
-
-
-def _write_probe(dest: Path) -> int | None:
-    """The errno of creating a small file in DEST's state folder (None: it worked)."""
-    folder = state_dir(dest)
-    if folder.is_symlink() or not folder.is_dir():
-        return None
-    probe = folder / WRITE_PROBE_NAME
-    try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        try:
-            os.write(fd, b"probe")
-        finally:
-            os.close(fd)
-        probe.unlink()
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            probe.unlink()
-        return error.errno
-    return None
-
-
-def dest_unwritable(dest: Path, error: OSError) -> DestUnwritableError:
-    """The sentence for a write DEST refused (ENOSPC, EDQUOT, EROFS)."""
-    found = dest_trouble(dest)
-    if found is not None:
-        return found
-    if error.errno == errno.EROFS:
-        return DestUnwritableError(
-            f"{dest} refused a write as read-only: the run stopped and nothing was lost; "
-            "remount it read-write, and the next run carries on."
-        )
-    what = "this user's disk quota" if error.errno == errno.EDQUOT else "the disk"
-    return DestUnwritableError(
-        f"{what} of {dest} is full ({error.strerror}): the run stopped and nothing was lost; "
-        "free some space, and the next run carries on where this one stopped."
-    )
-
-
-def prepare_dest(dest: Path) -> None:
-    """DEST must be a writable folder (created if only the last part is missing)."""
-    if not dest.exists():
-        if not dest.parent.is_dir():
-            raise UsageError(
-                f"--dest {dest}: its parent folder does not exist (is a disk not mounted?)"
-            )
-        try:
-            dest.mkdir(mode=0o750)
-        except OSError as error:
-            raise UsageError(f"--dest {dest} cannot be created: {error.strerror}") from None
-    if not dest.is_dir():
-        raise UsageError(f"--dest {dest} is not a folder.")
-    if (trouble := dest_trouble(dest)) is not None:
-        raise trouble
-    if not os.access(dest, os.W_OK | os.X_OK):
-        raise UsageError(f"--dest {dest} is not writable by this user: fix its owner or mode.")
-    real_state_dir(dest)  # a link planted in its place is refused, never followed
-
-
-@contextlib.contextmanager
-def dest_lock(dest: Path) -> Iterator[None]:
-    """Only one sync writes into a DEST at a time."""
-    folder = state_dir(dest)
-    folder.mkdir(mode=0o700, exist_ok=True)
-    lock = RunLock(folder / LOCK_FILE_NAME)
-    try:
-        lock.acquire()
-    except LockedError:
-        raise LockedError(f"another sync is writing into {dest}: try again later.") from None
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def check_mount(dest: Path, mount: Path) -> None:
-    """DEST is on a share: refuse to fill the local disk when the share is not mounted."""
-    if not dest.resolve().is_relative_to(mount.resolve()):
-        raise UsageError(f"--dest {dest} is not inside --require-mount {mount}.")
-    if not os.path.ismount(mount):
-        raise NotMountedError(
-            f"the share {mount} is not mounted, and {dest} is on it: nothing was touched; "
-            "mount it (or fix /etc/fstab) and the next run carries on."
-        )
 
 
 def run_sync(options: SyncOptions, events: EventSink) -> SyncSummary:
@@ -326,14 +191,32 @@ class _Sync:
         folder = state_dir(options.dest)
         self.downloads_dir = folder / DOWNLOADS_DIR_NAME
         self.tmp_dir = folder / TMP_DIR_NAME
-        self.placer = Placer(options.dest, self.tmp_dir, state.is_claimed)
         self.summary = SyncSummary()
         self.jobs = JobQueue(state, events, options.workers)
         self.listing = Listing(options, state, events, self.jobs)
-        self.watch = PageWatch()
-        self._signed_out_at: str | None = None  # the URL a worker saw the session end on
+        self.workers = Workers(
+            options,
+            state,
+            events,
+            self.jobs,
+            self.listing.known,
+            self.summary,
+            self.downloads_dir,
+            Placer(options.dest, self.tmp_dir, state.is_claimed),
+            self._sidecars(),
+            self._page_changed,
+        )
         self._account: Account | None = None
         self._evidence: asyncio.Future[None] | None = None  # the debug bundle being saved
+
+    def _sidecars(self) -> Sidecars | None:
+        """The sidecar stage, or None (said once) where XMP cannot be written."""
+        problem = sidecars_unavailable()
+        if problem is None:
+            return Sidecars(self.options.dest, self.tmp_dir)
+        self.summary.sidecars_unavailable = problem
+        self.events.emit("sidecars-unavailable", error=problem)
+        return None
 
     # --- the run ------------------------------------------------------------
     async def run(self) -> SyncSummary:
@@ -396,6 +279,7 @@ class _Sync:
         self.summary.fallback = report.fallback
         self.summary.deleted_on_google = report.deleted_on_google
         self.summary.originals_to_check = report.originals_to_check
+        self.summary.details_to_refresh = report.details_to_refresh
         with contextlib.suppress(sqlite3.Error):  # what is left after this run's checks
             self.summary.originals_to_check = self.state.count_unchecked_originals()
 
@@ -436,12 +320,24 @@ class _Sync:
             incremental=self.listing.incremental,
         )
         workers = [
-            asyncio.ensure_future(self._worker(context)) for _ in range(self.options.workers)
+            asyncio.ensure_future(self.workers.work(context)) for _ in range(self.options.workers)
         ]
         lister = asyncio.ensure_future(self._list(page))
         tasks = [lister, *workers]
         try:
             await self._wait_all(tasks)
+            if (
+                (self.options.albums or self.options.shared_albums)
+                and self.workers.signed_out_at is None
+                and self.listing.report.changed is None
+            ):
+                album_pass = AlbumPass(
+                    self.options, self.state, self.events, self.downloads_dir, self.tmp_dir
+                )
+                try:
+                    self.summary.albums = asdict(await album_pass.run(page))
+                except SignedOutDuringRun:
+                    self.workers.signed_out_at = page.url
         finally:
             for task in tasks:
                 task.cancel()
@@ -450,12 +346,12 @@ class _Sync:
                 await asyncio.gather(self._evidence, return_exceptions=True)
             if self.options.debug_dir is not None:
                 await self._save_bundle(page, "on demand (--debug-dir)", "", "")
-        if self._signed_out_at is not None:
+        if self.workers.signed_out_at is not None:
             raise signed_out(
                 self.options.profile,
                 self.options.account_index,
                 "during the run",
-                self._signed_out_at,
+                self.workers.signed_out_at,
             )
         if self.listing.report.changed is not None:  # all saved through the grid; still say it
             raise self.listing.report.changed
@@ -520,232 +416,3 @@ class _Sync:
             raise
         finally:
             self.jobs.close()
-
-    # --- download and place -------------------------------------------------
-    async def _worker(self, context: BrowserContext) -> None:
-        tab = _Tab(await context.new_page())
-        try:
-            while True:
-                batch = await self.jobs.queue.get()
-                if batch is None:
-                    return
-                showing: str | None = None  # the item the viewer shows now
-                for job in batch:
-                    if self._signed_out_at is not None:
-                        return
-                    if tab.served >= PAGE_RECYCLE_EVERY or tab.page.is_closed():
-                        await self._fresh_page(context, tab)
-                        showing = None
-                    tab.served += 1
-                    try:
-                        handled = await self._handle(context, tab, job, showing)
-                    except PageChangedError as error:
-                        await self._page_changed(tab.page, error)
-                        raise
-                    showing = job.id if handled else None
-        finally:
-            with contextlib.suppress(Exception):
-                await tab.page.close()
-
-    @staticmethod
-    async def _fresh_page(context: BrowserContext, tab: _Tab) -> None:
-        with contextlib.suppress(Exception):
-            await tab.page.close()
-        tab.page, tab.served = await context.new_page(), 0
-
-    async def _handle(
-        self, context: BrowserContext, tab: _Tab, job: Job, showing: str | None
-    ) -> bool:
-        """Fetch and place one item, with retries; True if the viewer now shows it."""
-        error = ""
-        for attempt in range(1, ITEM_ATTEMPTS + 1):
-            try:
-                # A retry loads the item afresh rather than stepping to it.
-                after = showing if attempt == 1 else None
-                if job.original_only:
-                    await self._add_original(tab.page, job, after)
-                else:
-                    await self._fetch_and_place(tab.page, job, after)
-                return True
-            except ItemProcessing as why:
-                self._remember(job, PROCESSING, str(why), "item-skipped")
-                return True
-            except ItemGone as why:
-                self._remember(job, GONE, str(why), "item-skipped")
-                # Chrome's own error page may still interrupt this page's next load.
-                await self._fresh_page(context, tab)
-                return False
-            except SignedOutDuringRun:
-                self._signed_out_at = tab.page.url
-                return False
-            except CollectorError:
-                raise
-            except StepFailed as why:
-                error = str(why)
-                self.watch.failed(why.step, why.target, job.id, error)
-                if self.watch.suspect(why.step):  # failing elsewhere too: no retry helps
-                    break
-            except (FetchFailed, IncompleteDownload) as why:
-                error = str(why)
-            except OSError as why:
-                if why.errno in DEST_UNWRITABLE_ERRNOS:
-                    raise dest_unwritable(self.options.dest, why) from None
-                error = f"{why.strerror or why}: {why.filename or ''}".rstrip(": ")
-            except Exception as why:  # Playwright's errors: timeouts, a crashed page
-                error = str(why).splitlines()[0] if str(why) else type(why).__name__
-                if tab.page.is_closed() or "has been closed" in str(why):
-                    try:
-                        tab.page, tab.served = await context.new_page(), 0
-                    except Exception:  # no page at all: the browser itself is gone
-                        raise TemporaryError(f"the browser went away: {error}") from None
-            # Chrome reports a full disk only as "canceled", SQLite as its own error.
-            if (trouble := dest_trouble(self.options.dest)) is not None:
-                raise trouble
-            if attempt < ITEM_ATTEMPTS:
-                self.events.emit("item-retry", id=job.id, attempt=attempt, error=error)
-                delay = RETRY_BACKOFF[attempt - 1] * (1 + random.random())  # noqa: S311
-                await asyncio.sleep(delay)
-        self._remember(job, FAILED, error, "item-failed")
-        return False
-
-    async def _fetch_and_place(self, page: Page, job: Job, showing: str | None) -> None:
-        fetched = await fetch_item(
-            page,
-            base_url=self.options.base_url,
-            account_index=self.options.account_index,
-            item_id=job.id,
-            downloads_dir=self.downloads_dir,
-            stall_timeout=self.options.stall_timeout,
-            view=job.view,
-            after=showing,
-        )
-        taken = google_site.combine_taken(fetched.taken, job.label_time)
-        main, original = fetched.main, fetched.original
-        if original is None:
-            staged = await asyncio.to_thread(
-                self.placer.stage, job.id, main.path, main.suggested_name
-            )
-        else:  # an edited photo: the original keeps its name, the edited one is <stem>-edited
-            staged = await asyncio.to_thread(
-                self.placer.stage_edited,
-                job.id,
-                main.path,
-                main.suggested_name,
-                original.path,
-                original.suggested_name,
-            )
-        # Not looked at for an original (its menu failed): None, so a later run looks again.
-        edited = None if fetched.original_failure else original is not None
-        placed = self._place(
-            staged,
-            taken,
-            lambda files: self.state.mark_done(job.id, job.kind, taken, files, edited=edited),
-        )
-        self.listing.known.add(job.id)
-        size = sum(f.size for f in placed)
-        self.summary.new += 1
-        self.summary.bytes += size
-        if original is not None:
-            self.summary.originals += 1
-        self.events.emit(
-            "item-done",
-            id=job.id,
-            files=[f.path for f in placed],
-            bytes=size,
-            taken=taken.isoformat() if taken else None,
-            edited=edited,
-        )
-        self._watch_item(job.id, fetched.taken, fetched.original_failure)
-
-    def _watch_item(self, item_id: str, taken: datetime | None, menu: StepFailed | None) -> None:
-        """The steps a placed item passed, and the two that may fail without losing it."""
-        self.watch.passed(google_site.STEP_VIEWER, google_site.STEP_DOWNLOAD)
-        if taken is not None:
-            self.watch.passed(google_site.STEP_INFO)
-        else:
-            self.watch.failed(
-                google_site.STEP_INFO,
-                google_site.INFO_DATE_SELECTOR,
-                item_id,
-                "the info panel showed no date taken",
-            )
-        if menu is None:
-            self.watch.passed(google_site.STEP_MENU)
-        else:
-            self.events.emit("item-original-later", id=item_id, error=str(menu))
-            self.watch.failed(menu.step, menu.target, item_id, str(menu))
-
-    def _place(
-        self,
-        staged: list[StagedFile],
-        taken: datetime | None,
-        record: Callable[[list[PlacedFile]], None],
-    ) -> list[PlacedFile]:
-        """Place staged files and record them; what was not placed is discarded."""
-        placed: list[PlacedFile] = []
-        try:
-            for file in staged:
-                placed.append(self.placer.place(file, taken))
-            record(placed)
-        finally:
-            self.placer.discard(staged[len(placed) :])
-            # Recorded, or left for a retry to adopt as an identical unclaimed file.
-            self.placer.release(placed)
-        return placed
-
-    async def _add_original(self, page: Page, job: Job, showing: str | None) -> None:
-        """An item of release 0.1: if it is an edited photo, fetch and keep its original."""
-        taken = await show_item(
-            page,
-            base_url=self.options.base_url,
-            account_index=self.options.account_index,
-            item_id=job.id,
-            view=job.view,
-            after=showing,
-        )
-        original = await fetch_original(
-            page,
-            job.id,
-            self.downloads_dir,
-            self.options.stall_timeout,
-            data_loaded=taken is not None,
-        )
-        self.watch.passed(google_site.STEP_VIEWER, google_site.STEP_MENU)
-        if original is None:
-            self.state.set_edited(job.id, False)
-            return
-        staged = await asyncio.to_thread(
-            self.placer.stage, job.id, original.path, original.suggested_name, ORIGINAL
-        )
-        recorded_taken = self.state.item_taken(job.id) or job.label_time
-        if len(staged) == 1:
-            placed = [
-                self.placer.split_edited(
-                    self.state.files_of(job.id),
-                    staged[0],
-                    recorded_taken,
-                    lambda old, new: self.state.move_file(job.id, old, new, EDITED),
-                )
-            ]
-            self.state.add_original(job.id, placed)
-            self.placer.release(placed)
-        else:  # not a single file: placed beside what the item has
-            placed = self._place(
-                staged, recorded_taken, lambda files: self.state.add_original(job.id, files)
-            )
-        size = sum(f.size for f in placed)
-        self.summary.originals += 1
-        self.summary.bytes += size
-        self.events.emit("item-original", id=job.id, files=[f.path for f in placed], bytes=size)
-
-    def _remember(self, job: Job, status: str, error: str, event: str) -> None:
-        if job.original_only:  # the item itself is backed up; look again next run
-            self.events.emit("item-retry-later", id=job.id, reason=status, error=error)
-            return
-        self.state.mark_unfinished(job.id, job.kind, job.label_time, status, error)
-        self.listing.known.add(job.id)
-        if status == FAILED:
-            self.summary.failed += 1
-        else:
-            self.summary.skipped += 1
-        self.events.emit(event, id=job.id, reason=status, error=error)

@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gphotos_collector.dest import dest_lock
 from gphotos_collector.errors import CollectorError, ExitCode, UsageError
 from gphotos_collector.placer import numbered
+from gphotos_collector.sidecars import SIDECAR_SUFFIX  # metadata beside a file, not media
 from gphotos_collector.state import STATE_DIR_NAME, STATE_FILE_NAME, State, state_dir
-from gphotos_collector.sync import dest_lock
 
 CHUNK = 1024 * 1024
 QUARANTINE_DIR_NAME = "quarantine"  # under DEST/.gphotos-collector/
 # Top-level folders of DEST that hold no media: album links and shared albums.
 NOT_MEDIA_FOLDERS = frozenset({STATE_DIR_NAME, "albums", "shared"})
-SIDECAR_SUFFIX = ".xmp"  # metadata written next to a media file, not media itself
 MAX_QUARANTINE_NAMES = 10_000
 
 MISSING = "missing"

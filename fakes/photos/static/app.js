@@ -1,6 +1,9 @@
 // The fake Google Photos web app: a virtualised grid and an item viewer, fed by the
-// server's internal JSON calls. One code path serves the three grids, parameterised
-// by the list (INIT.list: library, recent or archive) and its path (INIT.gridPath).
+// server's internal JSON calls. One code path serves the grids, parameterised by the
+// list (INIT.list: library, recent, archive or album:<albumId>) and its path
+// (INIT.gridPath); an album's grid scrolls in a c-wiz, not in [role="main"]
+// (INIT.container). The albums list (INIT.view 'albums') is a second virtualised
+// layout of cards.
 // No user-facing sentence lives in this file: sentences arrive from the server when
 // they are shown.
 'use strict';
@@ -11,6 +14,10 @@
   const LIST = INIT.list || 'library';
   const GRID_PATH = INIT.gridPath || '';               // '', 'search/_tra_' or 'archive'
   const ITEM_PATH = GRID_PATH ? `${GRID_PATH}/photo/` : 'photo/';
+  const ITEM_QUERY = INIT.itemQuery || '';             // '?key=<KEY>' in a shared album
+  const DEFAULT_TITLE = 'Photos - Google Photos';
+  const GRID_TITLE = INIT.gridTitle || DEFAULT_TITLE;   // '<Album title> - Google Photos'
+  const CONTAINER = INIT.container || 'main';          // 'main' or 'cwiz' (an album)
   // What a page change (the server's PAGE_CHANGES) may alter: the download key, and the
   // shape of grid items ('anchor': a[href="./photo/<id>"]; 'div': div[role=link][data-id]).
   const DOWNLOAD_KEY = INIT.downloadKey || 'D';
@@ -20,7 +27,11 @@
   const CELL = 188;       // grid pitch (thumbnail + gap)
   const HEADER = 56;      // day header height
   const PAD = 16;
-  const RPC = { outline: 'lcxiM', page: 'EzkLib', item: 'VrseUb', download: 'pLFTfd', dialog: 'Wd3Tfc' };
+  const RPC = {
+    outline: 'lcxiM', page: 'EzkLib', item: 'VrseUb', download: 'pLFTfd', dialog: 'Wd3Tfc', albums: 'Z5xsfc',
+  };
+  const CARD_W = 208;     // albums list pitch
+  const CARD_H = 256;
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -160,8 +171,15 @@
       more,
     ]);
     grid.canvas = el('div', { class: 'canvas' });
-    grid.main = el('div', { role: 'main', class: 'scroller', tabindex: '-1' }, [grid.canvas]);
-    grid.page = el('c-wiz', { class: 'grid-page', jsrenderer: 'LibraryGrid' }, [toolbar, grid.main]);
+    if (CONTAINER === 'cwiz') {
+      // An album (2025): its scroller is the c-wiz c-wiz c-wiz holding the photo links.
+      toolbar.insertBefore(el('h1', { class: 'album-heading', text: INIT.albumTitle || '' }), toolbar.firstChild);
+      grid.main = el('c-wiz', { class: 'scroller album-scroller', tabindex: '-1', jsrenderer: 'AlbumItems' }, [grid.canvas]);
+      grid.page = el('c-wiz', { class: 'grid-page album-page', jsrenderer: 'AlbumPage' }, [toolbar, grid.main]);
+    } else {
+      grid.main = el('div', { role: 'main', class: 'scroller', tabindex: '-1' }, [grid.canvas]);
+      grid.page = el('c-wiz', { class: 'grid-page', jsrenderer: 'LibraryGrid' }, [toolbar, grid.main]);
+    }
     app.appendChild(grid.page);
     grid.main.addEventListener('scroll', scheduleRender, { passive: true });
     window.addEventListener('resize', () => { relayout(true); scheduleRender(); });
@@ -231,7 +249,7 @@
   function itemLink(id, attrs, children) {
     const shape = ITEM_LINKS === 'div'
       ? { role: 'link', tabindex: attrs.tabindex || '0', 'data-id': id }
-      : { href: `./${ITEM_PATH}${id}` };
+      : { href: `./${ITEM_PATH}${id}${ITEM_QUERY}` };
     return el(ITEM_LINKS === 'div' ? 'div' : 'a', { ...shape, ...attrs }, children);
   }
 
@@ -360,8 +378,12 @@
     return previous.start + Math.min(previous.count - 1, lastRow * grid.cols + col);
   }
 
+  function typing(event) {
+    return Boolean(event.target && (event.target.tagName === 'INPUT' || event.target.tagName === 'TEXTAREA'));
+  }
+
   function gridKey(event) {
-    if (event.target && event.target.tagName === 'INPUT') return;
+    if (typing(event)) return;
     const main = grid.main;
     if (event.key === 'Enter' && ITEM_LINKS === 'div') {
       // An anchor opens on Enter by itself (a click); a div link is opened here.
@@ -397,7 +419,7 @@
     closeMenu();
     if (viewer.root) viewer.root.hidden = true;
     for (const wiz of viewer.wizzes) wiz.style.visibility = 'hidden';
-    document.title = 'Photos - Google Photos';
+    document.title = GRID_TITLE;
     await loadOutline();
     if (state.view !== 'grid') return;
     if (!grid.page) buildGrid();
@@ -455,11 +477,12 @@
   function part(wiz, selector) { return wiz.querySelector(selector); }
 
   function openViewer(id, index, push) {
-    if (push) history.pushState({ photo: id }, '', `${PREFIX}${ITEM_PATH}${id}`);
+    if (push) history.pushState({ photo: id }, '', `${PREFIX}${ITEM_PATH}${id}${ITEM_QUERY}`);
     showViewer(id, index);
   }
 
   function showViewer(id, index) {
+    if (state.view === 'grid') document.title = DEFAULT_TITLE;  // until the item's data is in
     state.view = 'photo';
     closeMenu();
     if (!viewer.root) {
@@ -519,7 +542,8 @@
     const aside = part(wiz, '.info-panel');
     if (!info || aside.childElementCount) return;
     const fill = (template, value) => template.replace('{value}', value);
-    aside.appendChild(el('div', { class: 'info-title', text: 'Info' }));
+    const title = el('div', { class: 'info-title', role: 'heading', 'aria-level': '2', text: 'Info' });
+    aside.appendChild(title);
     aside.appendChild(el('div', { class: 'info-row' }, [
       el('div', { class: 'info-date', 'aria-label': fill(L.date_taken, info.date), text: info.date }),
       el('div', { class: 'info-time' }, [
@@ -532,6 +556,47 @@
       el('div', { class: 'info-file', 'aria-label': fill(L.filename, info.filename), text: info.filename }),
     ]));
     aside.appendChild(el('div', { class: 'info-row' }, [el('div', { class: 'info-camera', text: info.camera })]));
+    // The caption, size, albums and people come with the same item data as the date.
+    if (info.details) fillDetails(aside, title, info.details);
+  }
+
+  // Each part also exists in a hidden duplicate with other values, before the shown one.
+  function fillDetails(aside, title, details) {
+    if (aside.querySelector('textarea')) return;
+    const fill = (template, value) => template.replace('{value}', value);
+    const stale = el('textarea', {
+      class: 'info-description', 'aria-label': L.description, tabindex: '-1', style: 'display:none',
+    });
+    stale.value = details.staleCaption;
+    const caption = el('textarea', {
+      class: 'info-description', 'aria-label': L.description, placeholder: L.add_description, rows: '3',
+    });
+    caption.value = details.caption;  // the value only: the element has no text content
+    title.after(stale, caption);
+    aside.appendChild(el('div', { class: 'info-row' }, [
+      el('div', { class: 'info-size', 'aria-label': fill(L.file_size, details.size), text: details.size }),
+    ]));
+    const albumList = (albums, hidden) => el('div', {
+      role: 'list', 'aria-label': L.albums, class: 'info-albums', style: hidden ? 'display:none' : null,
+    }, albums.map((album) => el('a', { role: 'listitem', href: album.href, class: 'info-album' }, [
+      el('div', { class: 'album-title', text: album.title }),
+      el('div', { class: 'album-count', text: album.count }),
+    ])));
+    const peopleList = (people, hidden) => el('div', {
+      role: 'list', 'aria-label': L.people, class: 'info-people', style: hidden ? 'display:none' : null,
+    }, people.map((person) => el('a', {
+      role: 'listitem', href: person.href, class: 'info-person', 'aria-label': person.name, text: person.name,
+    })));
+    const albums = [albumList(details.staleAlbums, true)];
+    if (details.albums.length) {
+      albums.push(el('div', { class: 'info-heading', text: L.albums }), albumList(details.albums, false));
+    }
+    aside.appendChild(el('div', { class: 'info-section' }, albums));
+    const people = [peopleList(details.stalePeople, true)];
+    if (details.people.length) {
+      people.push(el('div', { class: 'info-heading', text: L.people }), peopleList(details.people, false));
+    }
+    aside.appendChild(el('div', { class: 'info-section' }, people));
   }
 
   function toggleInfo() {
@@ -560,7 +625,7 @@
 
   function closeViewer() {
     const last = viewer.current ? viewer.current.index : null;
-    history.pushState({}, '', PREFIX + GRID_PATH);
+    history.pushState({}, '', PREFIX + GRID_PATH + ITEM_QUERY);
     showGrid(last);
   }
 
@@ -686,6 +751,147 @@
     ]));
   }
 
+  // An earlier album page: its scroller (a c-wiz c-wiz c-wiz holding photo links), hidden.
+  function buildStaleAlbum(links) {
+    const canvas = el('div', { class: 'canvas' });
+    links.forEach(([href, aria], index) => {
+      const style = `top:${PAD + Math.floor(index / 6) * CELL}px;left:${PAD + (index % 6) * CELL}px`;
+      const id = href.split('?')[0].split('/').pop();
+      canvas.appendChild(ITEM_LINKS === 'div'
+        ? el('div', { role: 'link', tabindex: '-1', 'data-id': id, class: 'item stale', 'aria-label': aria, style })
+        : el('a', { href, class: 'item stale', 'aria-label': aria, tabindex: '-1', style }));
+    });
+    app.appendChild(el('c-wiz', { class: 'grid-page stale-page', jsrenderer: 'AlbumPage', style: 'visibility:hidden' }, [
+      el('c-wiz', { class: 'scroller album-scroller', tabindex: '-1', jsrenderer: 'AlbumItems' }, [canvas]),
+    ]));
+  }
+
+  // ---- the albums list: cards, virtualised like the grid ---------------------------
+  const albumsView = { page: null, main: null, canvas: null, cards: [], cols: 1, rows: 0, rendered: new Map(), timer: 0 };
+
+  async function showAlbums() {
+    state.view = 'albums';
+    document.title = GRID_TITLE;
+    const answer = await rpc(RPC.albums, []);
+    albumsView.cards = answer.albums;
+    albumsView.canvas = el('div', { class: 'canvas' });
+    albumsView.main = el('div', { role: 'main', class: 'scroller', tabindex: '-1' }, [albumsView.canvas]);
+    albumsView.page = el('c-wiz', { class: 'grid-page albums-page', jsrenderer: 'AlbumsList' }, [
+      el('div', { class: 'grid-toolbar' }, [el('h1', { class: 'album-heading', text: L.albums })]),
+      albumsView.main,
+    ]);
+    app.appendChild(albumsView.page);
+    albumsView.main.addEventListener('scroll', scheduleAlbums, { passive: true });
+    window.addEventListener('resize', () => { layoutAlbums(true); scheduleAlbums(); });
+    layoutAlbums(false);
+    renderAlbums();
+    albumsView.main.focus({ preventScroll: true });
+  }
+
+  function layoutAlbums(clear) {
+    const view = albumsView;
+    const cols = Math.max(1, Math.floor(Math.max(CARD_W, view.main.clientWidth - 2 * PAD) / CARD_W));
+    if (clear && cols === view.cols) return;
+    view.cols = cols;
+    view.rows = Math.ceil(view.cards.length / cols);
+    view.canvas.style.height = `${2 * PAD + view.rows * CARD_H}px`;
+    if (clear) {
+      for (const node of view.rendered.values()) node.remove();
+      view.rendered.clear();
+    }
+  }
+
+  function cardBox(index) {
+    return {
+      top: PAD + Math.floor(index / albumsView.cols) * CARD_H,
+      left: PAD + (index % albumsView.cols) * CARD_W,
+    };
+  }
+
+  function scheduleAlbums() {
+    if (albumsView.timer) return;
+    albumsView.timer = setTimeout(() => { albumsView.timer = 0; renderAlbums(); }, 0);
+  }
+
+  function makeCard(index) {
+    const [href, title, count, hue] = albumsView.cards[index];
+    const box = cardBox(index);
+    return el('a', { href, class: 'album-card', style: `top:${box.top}px;left:${box.left}px` }, [
+      el('div', {
+        class: 'album-cover',
+        style: `background:linear-gradient(135deg,hsl(${hue} 50% 62%),hsl(${(hue + 60) % 360} 40% 38%))`,
+      }),
+      el('div', { class: 'album-title', text: title }),
+      el('div', { class: 'album-count', text: count }),
+    ]);
+  }
+
+  function renderAlbums() {
+    const view = albumsView;
+    const top = view.main.scrollTop;
+    const height = view.main.clientHeight || 600;
+    const firstRow = Math.max(0, Math.floor((top - height - PAD) / CARD_H));
+    const lastRow = Math.min(view.rows - 1, Math.floor((top + 2 * height - PAD) / CARD_H));
+    const wanted = [];
+    for (let row = firstRow; row <= lastRow; row++) {
+      for (let col = 0; col < view.cols; col++) {
+        const index = row * view.cols + col;
+        if (index < view.cards.length) wanted.push(index);
+      }
+    }
+    const keep = new Set(wanted);
+    for (const [index, node] of view.rendered) {
+      if (!keep.has(index) && node !== document.activeElement) { node.remove(); view.rendered.delete(index); }
+    }
+    let cursor = view.canvas.firstChild;
+    for (const index of wanted) {
+      let node = view.rendered.get(index);
+      if (!node) {
+        node = makeCard(index);
+        view.rendered.set(index, node);
+        view.canvas.insertBefore(node, cursor);
+      } else if (node === cursor) {
+        cursor = cursor.nextSibling;
+      } else {
+        view.canvas.insertBefore(node, cursor);
+      }
+    }
+  }
+
+  function focusCard(index) {
+    const view = albumsView;
+    if (index < 0 || index >= view.cards.length) return;
+    const box = cardBox(index);
+    const top = view.main.scrollTop;
+    const height = view.main.clientHeight;
+    if (box.top < top) view.main.scrollTop = Math.max(0, box.top - PAD);
+    else if (box.top + CARD_H > top + height) view.main.scrollTop = box.top + CARD_H - height + PAD;
+    renderAlbums();
+    const card = view.rendered.get(index);
+    if (card) card.focus({ preventScroll: true });
+  }
+
+  function albumsKey(event) {
+    if (typing(event)) return;
+    const view = albumsView;
+    const main = view.main;
+    if (!main) return;
+    let at = -1;
+    for (const [index, node] of view.rendered) if (node === document.activeElement) at = index;
+    switch (event.key) {
+      case 'ArrowRight': focusCard(at < 0 ? 0 : at + 1); break;
+      case 'ArrowLeft': focusCard(at < 0 ? 0 : at - 1); break;
+      case 'ArrowDown': if (at < 0) main.scrollTop += 40; else focusCard(Math.min(view.cards.length - 1, at + view.cols)); break;
+      case 'ArrowUp': if (at < 0) main.scrollTop -= 40; else focusCard(at - view.cols); break;
+      case 'PageDown': main.scrollTop += Math.floor(main.clientHeight * 0.85); break;
+      case 'PageUp': main.scrollTop -= Math.floor(main.clientHeight * 0.85); break;
+      case 'End': main.scrollTop = main.scrollHeight; break;
+      case 'Home': main.scrollTop = 0; break;
+      default: return;  // Enter on a focused card follows its link
+    }
+    event.preventDefault();
+  }
+
   // ---- modal dialog (storage full): blocks the keyboard until answered ------------
   function showDialog(dialog) {
     const cancel = el('button', { type: 'button', class: 'mdc-button', 'data-mdc-dialog-action': 'IbE0S', text: dialog.cancel });
@@ -739,8 +945,9 @@
     if (state.dialog) return;
     if (state.menu) return menuKey(event);
     if (state.view === 'grid') return gridKey(event);
+    if (state.view === 'albums') return albumsKey(event);
     if (state.view !== 'photo') return;
-    if (event.target && event.target.tagName === 'INPUT') return;
+    if (typing(event)) return;
     if (event.key === 'ArrowRight') { event.preventDefault(); step(1); }
     else if (event.key === 'ArrowLeft') { event.preventDefault(); step(-1); }
     else if (event.shiftKey && (event.key === DOWNLOAD_KEY || event.code === `Key${DOWNLOAD_KEY}`)) { event.preventDefault(); download(false); }
@@ -780,8 +987,11 @@
 
   // ---- start ----------------------------------------------------------------------
   if (INIT.stale) buildStale(INIT.stale);
+  if (INIT.stale && INIT.stale.album) buildStaleAlbum(INIT.stale.album);
   if (INIT.dialog) setTimeout(() => showDialog(INIT.dialog), 250);  // a moment after the page
-  if (INIT.view === 'photo' && INIT.photoId) {
+  if (INIT.view === 'albums') {
+    showAlbums().catch(() => {});
+  } else if (INIT.view === 'photo' && INIT.photoId) {
     showViewer(INIT.photoId, -1);
     loadOutline().then(() => { if (viewer.current) updateNav(viewer.current); }).catch(() => {});
   } else {

@@ -15,6 +15,7 @@ from scenario_checks import (
     photos_on_host,
     run_as_cron_would,
     scenario_hosts,
+    sidecars_on_host,
 )
 
 testinfra_hosts = scenario_hosts()
@@ -58,6 +59,16 @@ def test_the_photos_keep_their_exif(host, backup):
         expected = manifest_files(member_account(member))
         on_disk = photos_on_host(host, member.dest)
         assert assert_exif_intact(host, member.dest, on_disk, expected) > 0
+
+
+def test_every_photo_has_its_xmp_sidecar_on_the_hosts_own_exempi(host, backup):
+    """The collector wrote XMP through the host's own libexempi (Debian 12 and 13)."""
+    for member in members_of(host):
+        on_disk = photos_on_host(host, member.dest)
+        sidecars = sidecars_on_host(host, member.dest)
+        assert sorted(sidecars) == sorted(on_disk), member.name
+        for text in sidecars.values():
+            assert "<gpc:itemId>" in text and "<exif:DateTimeOriginal>" in text
 
 
 def test_healthchecks_saw_one_run_per_member_start_then_success(host, backup):

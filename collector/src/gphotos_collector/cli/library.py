@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from gphotos_collector.account import check_account
+from gphotos_collector.albums import describe_albums
 from gphotos_collector.browser import find_browser
 from gphotos_collector.cli.options import (
     BASE_URL_OPTION,
@@ -89,6 +90,16 @@ def describe(summary: SyncSummary, dest: Path) -> str:
     )
     if summary.deleted_on_google:
         text += f"; {summary.deleted_on_google} deleted on Google (kept here)"
+    if summary.sidecars_unavailable:
+        text += f"; NO sidecars (captions, people, albums not kept): {summary.sidecars_unavailable}"
+    elif summary.sidecars:
+        text += f"; {summary.sidecars} XMP sidecars written"
+    if summary.details_changed:
+        text += f"; captions, people or albums changed on {summary.details_changed} items"
+    if summary.albums is not None:
+        text += "; " + describe_albums(summary.albums)
+    if summary.details_unread:
+        text += f"; {summary.details_unread} items' info panel unread (read again next run)"
     return f"{summary.account}: {text}. Photos are in {dest}"
 
 
@@ -143,6 +154,17 @@ def status(dest: Path, as_json: bool) -> None:
         )
     if figures["deleted_on_google"]:
         click.echo(f"  deleted on Google, kept here: {figures['deleted_on_google']}")
+    click.echo(
+        f"  details read (XMP sidecars): {figures['with_details']} of {figures['items']} items; "
+        f"with a caption: {figures['with_caption']}, people: {figures['with_people']}, "
+        f"in albums: {figures['with_albums']}"
+    )
+    click.echo(f"  albums: {figures['albums']} (folders of links under {dest}/albums)")
+    for album in figures["albums_not_backed_up"]:
+        click.echo(
+            f"    not backed up: {album['items']} items others added to the shared album "
+            f"{album['album']!r}"
+        )
     pending = figures["pending"]
     click.echo(f"  pending: {len(pending)}")
     for item in pending[:20]:

@@ -87,6 +87,20 @@ SYNC_ONLY_OPTIONS = (
         help="Make a run a full scan when the last successful one is older than DAYS (0: never).",
     ),
     click.option(
+        "--albums/--no-albums",
+        default=False,
+        show_default=True,
+        help="After the items, keep DEST/albums/<title>/ as links to the backed-up files "
+        "(an album is walked only when new, changed in count, or on a full scan).",
+    ),
+    click.option(
+        "--shared-albums/--no-shared-albums",
+        default=False,
+        show_default=True,
+        help="With the album pass (implies --albums), also keep the items others added to "
+        "shared albums (not in your library) under DEST/shared/<title>/YYYY/MM/.",
+    ),
+    click.option(
         "--require-mount",
         type=click.Path(path_type=Path, file_okay=False),
         help="DEST is on this mounted share: fail (exit 6) instead of filling the local disk "
@@ -141,4 +155,6 @@ def sync_options_from(params: dict[str, Any]) -> SyncOptions:
         browser=params["browser"],
         stall_timeout=params["stall_timeout"],
         debug_dir=params.get("debug_dir"),
+        albums=bool(params.get("albums", False)),
+        shared_albums=bool(params.get("shared_albums", False)),
     )
