@@ -107,15 +107,12 @@ def test_albums_are_folders_of_links_that_follow_google(tmp_path: Path) -> None:
         assert {a: _links(f) for a, f in folders.items()} == links
         assert fake.downloads == downloads
 
-        # Google changes: a rename, an item leaves an album, an album is deleted,
-        # a caption is edited.
+        # Google changes: a rename, an item leaves an album, an album is deleted.
         renamed, shrunk, deleted = listed[0], listed[2], listed[6]
         fake.rename_album(ALICE, renamed["id"], "Sommer 2019 (umbenannt) ☀")
         leaving = next(e for e in shrunk["items"] if e["library_id"])
         fake.remove_from_album(ALICE, shrunk["id"], leaving["album_item_id"])
         fake.delete_album(ALICE, deleted["id"])
-        captioned = next(e["library_id"] for e in listed[4]["items"] if e["library_id"])
-        fake.set_caption(ALICE, captioned, 'Neu: "Brücke"\nzweite Zeile')
         third = run_collector(*sync_args(fake, profile, dest, "--albums"))
         assert third.code == 0, third.stderr
         print("third run", third.summary)
@@ -127,8 +124,14 @@ def test_albums_are_folders_of_links_that_follow_google(tmp_path: Path) -> None:
         assert after[renamed["id"]].name == "Sommer 2019 (umbenannt) ☀"
         assert not folders[renamed["id"]].exists() and not folders[deleted["id"]].exists()
         assert deleted["id"] not in after
+        # The same night, the sidecars of the items concerned name their albums as they are
+        # now (exiftool reads every item's keywords against the fake's manifest).
+        assert_backup_matches(dest, changed, ALICE)
+        assert third.summary["albums"]["keywords_updated"] >= 2
 
         # The caption reaches the sidecars on the next full scan (it reads every item).
+        captioned = next(e["library_id"] for e in listed[4]["items"] if e["library_id"])
+        fake.set_caption(ALICE, captioned, 'Neu: "Brücke"\nzweite Zeile')
         fourth = run_collector(*sync_args(fake, profile, dest, "--albums", "--full-scan"))
         assert fourth.code == 0, fourth.stderr
         assert fourth.summary["details_changed"] >= 1

@@ -55,20 +55,25 @@ def test_exiftool_reads_the_caption_date_people_and_albums_exactly(tmp_path: Pat
     assert entry["XMP-dc:Description"] == CAPTION
     assert entry["XMP-exif:DateTimeOriginal"] == "2010:07:15 14:03:27-07:00"
     assert entry["XMP-photoshop:DateCreated"] == "2010:07:15 14:03:27-07:00"
+    # Sorted within each kind: the same albums in another order write the same bytes.
     assert entry["XMP-lr:HierarchicalSubject"] == [
-        "Albums|Summer 2010 / Lisbon",
         "Albums|Família ❤",
         "Albums|Shared/trip",  # | separates levels: it cannot be part of a name
-        "People|Zoë",
+        "Albums|Summer 2010 / Lisbon",
         "People|Bob",
+        "People|Zoë",
     ]
     assert entry["XMP-dc:Subject"] == [
-        "Summer 2010 / Lisbon",
         "Família ❤",
         "Shared/trip",
-        "Zoë",
+        "Summer 2010 / Lisbon",
         "Bob",
+        "Zoë",
     ]
+    reordered = ItemDetails(
+        DETAILS.filename, DETAILS.caption, DETAILS.albums[::-1], DETAILS.people[::-1]
+    )
+    assert render(_item(reordered), MEDIA) == render(_item(DETAILS), MEDIA)
     assert entry["XMP-gpc:ItemId"] == "AF1QipItem_0-9"
     assert entry["XMP-gpc:Url"] == "https://photos.google.com/photo/AF1QipItem_0-9"
     assert entry["XMP-gpc:Role"] == "media"

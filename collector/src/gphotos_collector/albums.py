@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,9 +39,10 @@ from gphotos_collector.downloader import (
 )
 from gphotos_collector.errors import TemporaryError
 from gphotos_collector.events import EventSink
-from gphotos_collector.info_panel import InfoPanel, album_ref, read_info
+from gphotos_collector.info_panel import AlbumRef, InfoPanel, album_ref, read_info
 from gphotos_collector.lister import ListedItem, ListingError, list_items, list_links
 from gphotos_collector.placer import IncompleteDownload, Placer
+from gphotos_collector.sidecars import Sidecars
 from gphotos_collector.state import AlbumRow, PlacedFile, State, now_iso
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ class AlbumsReport:
     unmatched: int = 0  # album items matched to no backed-up item (tried again next walk)
     shared_in_albums: int = 0  # items others added to shared albums
     shared_kept: int = 0  # of those, kept under shared/ by this run (--shared-albums)
+    keywords_updated: int = 0  # items whose sidecars' album keywords the pass brought up to date
     # Albums holding items that are not backed up (others' items in a shared album).
     not_backed_up: list[dict[str, object]] = field(default_factory=list)
     error: str | None = None  # the pass did not finish: why (folders were left as they were)
@@ -117,12 +119,14 @@ class AlbumPass:
         events: EventSink,
         downloads_dir: Path,
         tmp_dir: Path,
+        sidecars: Sidecars | None = None,
     ) -> None:
         self.options = options
         self.state = state
         self.events = events
         self.downloads_dir = downloads_dir
         self.tmp_dir = tmp_dir
+        self.sidecars = sidecars
         self.report = AlbumsReport()
         self.folders = AlbumFolders(options.dest)
         self.shared_root = options.dest / SHARED_DIR
@@ -149,8 +153,37 @@ class AlbumPass:
                     "album-walk-failed", album=card.id, title=card.title, error=str(error)
                 )
         self._foreign_items(cards)
+        self._refresh_keywords(cards)
         self._update_links(cards)
         return self.report
+
+    def _refresh_keywords(self, cards: list[AlbumCard]) -> None:
+        """Once every album was walked to its end, the album pass knows each item's albums
+        better than the info panel read weeks ago: a renamed album, an item added or
+        removed reach the sidecars tonight (only those whose albums changed)."""
+        if self.sidecars is None:
+            return
+        rows = self.state.albums()
+        if any(card.id not in rows or rows[card.id].walked_at is None for card in cards):
+            return  # an album not (fully) walked: what the pass knows is partial
+        membership: dict[str, list[AlbumRef]] = {}
+        for card in cards:
+            for item_id in set(filter(None, self.state.album_items(card.id).values())):
+                membership.setdefault(item_id, []).append(
+                    AlbumRef(card.id, card.title, card.shared)
+                )
+        for item_id, details in self.state.done_details().items():
+            albums = tuple(sorted(membership.get(item_id, []), key=lambda a: (a.title, a.id)))
+            if {(a.id, a.title) for a in albums} == {(a.id, a.title) for a in details.albums}:
+                continue
+            self.state.set_details(item_id, replace(details, albums=albums), read=False)
+            url = google_site.item_url(
+                self.options.base_url, self.options.account_index, item_id, google_site.VIEW_GRID
+            )
+            written = self.sidecars.refresh(self.state, item_id, url)
+            self.report.keywords_updated += 1
+            if written:
+                self.events.emit("sidecars", id=item_id, files=written)
 
     def _follow(self, cards: list[AlbumCard]) -> dict[str, AlbumRow]:
         """The state and the folders follow /albums: deleted albums lose their folder of

@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gphotos_collector.state import ItemFacts, PlacedFile
+from gphotos_collector.state import ItemFacts, PlacedFile, State
 
 SIDECAR_SUFFIX = ".xmp"
 NS_GPC = "http://ns.gphotos-collector.invalid/1.0/"  # the project's own (.invalid: no host)
@@ -119,11 +119,13 @@ def render(item: SidecarItem, role: str) -> bytes:
     if details is not None:
         leaves: dict[str, None] = {}
         hierarchy: dict[str, None] = {}
+        # Sorted: the info panel and the album pass may name the same albums in
+        # another order, and that must not rewrite a sidecar.
         for top, names in (
             (ALBUMS_KEYWORD, [album.title for album in details.albums]),
             (PEOPLE_KEYWORD, list(details.people)),
         ):
-            for name in map(_keyword, names):
+            for name in sorted({_keyword(name) for name in names}):
                 if name:
                     leaves[name] = None
                     hierarchy[f"{top}|{name}"] = None
@@ -191,6 +193,11 @@ class Sidecars:
             written.append(sidecar_path(file.path))
         self.written += len(written)
         return written
+
+    def refresh(self, state: State, item_id: str, url: str) -> list[str]:
+        """Write an item's sidecars from what the state knows of it now."""
+        item = SidecarItem(item_id=item_id, url=url, facts=state.item_facts(item_id))
+        return self.write(item, state.files_of(item_id))
 
     def _replace(self, target: Path, content: bytes) -> None:
         temporary = self.tmp_dir / f"{target.name}.{os.getpid()}.tmp"

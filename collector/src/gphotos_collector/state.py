@@ -568,16 +568,29 @@ class State:
         ).fetchone()
         return int(row[0])
 
-    def set_details(self, item_id: str, details: ItemDetails) -> bool:
-        """Record what the info panel showed now; True if it differs from what was known."""
+    def set_details(self, item_id: str, details: ItemDetails, *, read: bool = True) -> bool:
+        """Record what the info panel showed now (read=False: an update that read no
+        panel, such as the album pass's albums); True if it differs from what was known."""
         data = details.to_json()
         row = self._db.execute("SELECT data FROM details WHERE item_id = ?", (item_id,)).fetchone()
-        self._db.execute(
-            "INSERT INTO details(item_id, data, read_at) VALUES(?, ?, ?) ON CONFLICT(item_id) "
-            "DO UPDATE SET data = excluded.data, read_at = excluded.read_at",
-            (item_id, data, now_iso()),
-        )
+        if read:
+            self._db.execute(
+                "INSERT INTO details(item_id, data, read_at) VALUES(?, ?, ?) ON CONFLICT(item_id) "
+                "DO UPDATE SET data = excluded.data, read_at = excluded.read_at",
+                (item_id, data, now_iso()),
+            )
+        elif row is not None:
+            self._db.execute("UPDATE details SET data = ? WHERE item_id = ?", (data, item_id))
         return row is None or row[0] != data
+
+    def done_details(self) -> dict[str, ItemDetails]:
+        """The details of every backed-up item whose info panel was read."""
+        rows = self._db.execute(
+            "SELECT items.id, details.data FROM items JOIN details ON details.item_id = items.id "
+            "WHERE items.status = ?",
+            (DONE,),
+        )
+        return {row[0]: ItemDetails.from_json(row[1]) for row in rows}
 
     def item_facts(self, item_id: str) -> ItemFacts:
         row = self._db.execute(

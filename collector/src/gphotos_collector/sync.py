@@ -332,7 +332,12 @@ class _Sync:
                 and self.listing.report.changed is None
             ):
                 album_pass = AlbumPass(
-                    self.options, self.state, self.events, self.downloads_dir, self.tmp_dir
+                    self.options,
+                    self.state,
+                    self.events,
+                    self.downloads_dir,
+                    self.tmp_dir,
+                    self.workers.sidecars,
                 )
                 try:
                     self.summary.albums = asdict(await album_pass.run(page))

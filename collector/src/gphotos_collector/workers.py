@@ -40,7 +40,7 @@ from gphotos_collector.info_panel import InfoPanel
 from gphotos_collector.jobs import Job, JobQueue
 from gphotos_collector.page_watch import PageWatch
 from gphotos_collector.placer import IncompleteDownload, Placer, StagedFile
-from gphotos_collector.sidecars import SidecarItem, Sidecars
+from gphotos_collector.sidecars import Sidecars
 from gphotos_collector.state import (
     EDITED,
     FAILED,
@@ -288,14 +288,10 @@ class Workers:
     def _write_sidecars(self, item_id: str) -> None:
         if self.sidecars is None:
             return
-        item = SidecarItem(
-            item_id=item_id,
-            url=google_site.item_url(
-                self.options.base_url, self.options.account_index, item_id, google_site.VIEW_GRID
-            ),
-            facts=self.state.item_facts(item_id),
+        url = google_site.item_url(
+            self.options.base_url, self.options.account_index, item_id, google_site.VIEW_GRID
         )
-        written = self.sidecars.write(item, self.state.files_of(item_id))
+        written = self.sidecars.refresh(self.state, item_id, url)
         if written:
             self.summary.sidecars += len(written)
             self.events.emit("sidecars", id=item_id, files=written)
