@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gphotos_collector.sidecars import SIDECAR_SUFFIX  # metadata beside a file, not media
+
 from fakes.photos import FakePhotos
 
 CHROMIUM = os.environ.get("GPHOTOS_TEST_BROWSER", "/usr/bin/chromium")
@@ -24,7 +26,6 @@ ACCOUNT = "alice@example.com"
 SCALE = 0.02  # small media: the trials are about what survives, not about speed
 STATE_DIR = ".gphotos-collector"
 NOT_ITEMS = ("albums", "shared")  # album folders (links) and others' items: not the library
-SIDECAR_SUFFIX = ".xmp"  # metadata beside a placed file, not media
 TEMPORARY_SUFFIXES = (".part", ".crdownload", ".tmp")
 
 

@@ -293,14 +293,13 @@ class AlbumPass:
         for index, album_item_id in enumerate(seen):
             previous = seen[index - 1] if index else None
             known = before.get(album_item_id)
-            settled = known is not None or (
-                album_item_id in before
+            # Matched before, or others' item of a shared album that needs no keeping now.
+            settled_foreign = (
+                card.shared
+                and album_item_id in before
                 and (album_item_id in kept or not self.options.shared_albums)
             )
-            if card.shared and album_item_id in before and settled:
-                matched[album_item_id] = (known, "")
-                continue
-            if known is not None:
+            if known is not None or settled_foreign:
                 matched[album_item_id] = (known, "")
                 continue
             item_id, name, info = await self._match(
@@ -317,15 +316,10 @@ class AlbumPass:
         self.report.walked += 1
         self.report.unmatched += unmatched
         self.state.save_album(
-            AlbumRow(
-                card.id,
-                card.title,
-                card.shared,
-                card.url,
-                card.count,
-                row.folder,
-                None if unmatched else len(seen),
-                now_iso() if not unmatched else None,
+            replace(  # row already holds what /albums showed of the card this run
+                row,
+                walked_count=None if unmatched else len(seen),
+                walked_at=None if unmatched else now_iso(),
             )
         )
         self.events.emit(
