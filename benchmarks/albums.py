@@ -178,9 +178,10 @@ def _nothing_changed(
                 "links_made": report.get("links_made"),
                 "linked": report.get("linked"),
             }
-            if report.get("links_made") != measured["album_items"]:
+            # One link per album item's file, and one per sidecar beside it.
+            if report.get("linked") != measured["album_items"]:
                 found.anomaly(
-                    f"the run making the folders made {report.get('links_made')} links, "
+                    f"the run making the folders linked {report.get('linked')} album items, "
                     f"expected {measured['album_items']}"
                 )
             plain, with_albums = _pairs(fake, profile, dest, runs, "nothing changed", found)

@@ -23,6 +23,7 @@ class SyncRun:
     summary: dict[str, Any]
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (monotonic, event)
     memory: list[tuple[float, int]] = field(default_factory=list)  # (monotonic, PSS bytes)
+    memory_by_kind: list[tuple[float, dict[str, int]]] = field(default_factory=list)
     started: float = 0.0
     cpu_seconds: float = 0.0  # the collector, its Playwright driver and its browser
 
@@ -43,6 +44,13 @@ class SyncRun:
     @property
     def peak_pss(self) -> int:
         return max((pss for _, pss in self.memory), default=0)
+
+    @property
+    def peak_pss_by_kind(self) -> dict[str, int]:
+        """Each kind of process's PSS at the moment the whole tree's PSS peaked."""
+        if not self.memory_by_kind:
+            return {}
+        return max(self.memory_by_kind, key=lambda sample: sum(sample[1].values()))[1]
 
     @property
     def new(self) -> int:
@@ -95,6 +103,7 @@ def run_sync(
         error = errors.read()
     run.seconds = time.monotonic() - started
     run.memory = memory.samples
+    run.memory_by_kind = memory.by_kind
     run.cpu_seconds = memory.cpu_seconds
     if code not in (0, 4):
         raise RuntimeError(f"sync exited {code}: {error[-2000:]}")

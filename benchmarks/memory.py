@@ -9,6 +9,7 @@ from typing import Any
 
 from benchmarks.collector import BROWSER, run_sync
 from benchmarks.fake import FakeServer
+from benchmarks.procs import KINDS
 
 MEMORY_SEED = 47
 MEDIA_SCALE = 0.01
@@ -29,6 +30,14 @@ def growth(work: Path, items: int, workers: int = 4) -> dict[str, Any]:
     quarter = (done[-1] - done[0]) / 4
     first = _peak(run.memory, done[0], done[0] + quarter)
     last = _peak(run.memory, done[-1] - quarter, done[-1])
+    # Which process grows: each kind's own peak in the first and the last quarter.
+    by_kind = {
+        kind: [
+            round(_peak(_of_kind(run.memory_by_kind, kind), start, end) / 1e6)
+            for start, end in ((done[0], done[0] + quarter), (done[-1] - quarter, done[-1]))
+        ]
+        for kind in KINDS
+    }
     return {
         "library_items": items,
         "items": run.new,
@@ -39,6 +48,7 @@ def growth(work: Path, items: int, workers: int = 4) -> dict[str, Any]:
         "last_quarter_peak_pss_mb": round(last / 1e6),
         "peak_pss_mb": round(run.peak_pss / 1e6),
         "growth": round(last / first, 2) if first else 0.0,
+        "first_last_quarter_peak_pss_mb_by_process": by_kind,
         "fake_cpu_share": round(share, 2),
         "collector_cpu_share": round(run.cpu_share, 2),
     }
@@ -46,3 +56,7 @@ def growth(work: Path, items: int, workers: int = 4) -> dict[str, Any]:
 
 def _peak(samples: list[tuple[float, int]], start: float, end: float) -> int:
     return max((pss for moment, pss in samples if start <= moment <= end), default=0)
+
+
+def _of_kind(samples: list[tuple[float, dict[str, int]]], kind: str) -> list[tuple[float, int]]:
+    return [(moment, kinds[kind]) for moment, kinds in samples]

@@ -31,18 +31,49 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def pss_bytes(pids: list[int]) -> int:
-    """Proportional set size summed over `pids` (shared pages counted once in all)."""
-    total = 0
+def _pss_of(pid: int) -> int:
+    """Proportional set size of one process (its shared pages divided among their users)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:  # gone between the listing and the read
+        pass
+    return 0
+
+
+# What a process of the collector's tree is, from its command line: the collector itself,
+# Playwright's driver (node), Chromium's browser process, its renderers (one per page), and
+# its other helpers (GPU, network and storage services, zygotes), and anything else.
+KINDS = ("collector", "driver", "browser", "renderers", "helpers", "other")
+
+
+def kind_of(pid: int, root: int) -> str | None:
+    if pid == root:
+        return "collector"
+    try:
+        # Chromium's children rewrite their title: one string, the arguments joined by spaces.
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
+    except OSError:
+        return None
+    if any(b"playwright" in arg for arg in args[:3]):
+        return "driver"
+    if not args or b"chrom" not in args[0].lower():
+        return "other"
+    kind = next((arg for arg in args if arg.startswith(b"--type=")), None)
+    if kind is None:
+        return "browser"
+    return "renderers" if kind == b"--type=renderer" else "helpers"
+
+
+def pss_by_kind(pids: list[int], root: int) -> dict[str, int]:
+    """PSS of `pids` summed per KINDS entry."""
+    found = dict.fromkeys(KINDS, 0)
     for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-                    break
-        except OSError:  # gone between the listing and the read
-            continue
-    return total
+        kind = kind_of(pid, root)
+        if kind is not None:
+            found[kind] += _pss_of(pid)
+    return found
 
 
 def cpu_seconds(pid: int) -> float:
@@ -66,6 +97,7 @@ class TreeMemory:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.samples: list[tuple[float, int]] = []  # (monotonic time, bytes)
+        self.by_kind: list[tuple[float, dict[str, int]]] = []  # the same, per process kind
         self._cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -73,7 +105,9 @@ class TreeMemory:
     def _run(self) -> None:
         while not self._stop.is_set():
             pids = [self.pid, *descendants(self.pid)]
-            self.samples.append((time.monotonic(), pss_bytes(pids)))
+            moment, kinds = time.monotonic(), pss_by_kind(pids, self.pid)
+            self.samples.append((moment, sum(kinds.values())))
+            self.by_kind.append((moment, kinds))
             for pid in pids:
                 seen = _cpu_or_none(pid)
                 if seen is not None:

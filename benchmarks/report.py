@@ -144,7 +144,9 @@ def _albums_rows(albums: dict[str, Any], by_name: dict[str, Target]) -> list[str
             lines.append(
                 f"   {part['albums']} albums, {part['items']:,} items, album state built "
                 f"(folders made by a first run: walked {part['folders_run']['walked']}, "
-                f"{part['folders_run']['links_made']} links, {part['folders_run']['seconds']} s)"
+                f"{part['folders_run']['linked']} album items, "
+                f"{part['folders_run']['links_made']} links with the sidecars', "
+                f"{part['folders_run']['seconds']} s)"
             )
             target = by_name.get(album_pass_target(part["albums"]))
         else:
@@ -205,6 +207,14 @@ def table(results: dict[str, Any], found: list[Target]) -> str:
                     by_name.get("photos: collector / limit at 4 workers") if w == 4 else None,
                 )
             )
+            if w == 4 and run.get("link_mbit_for_target"):
+                lines.append(
+                    _row(
+                        "  x0.5 reached on links up to, projected",
+                        f"{run['link_mbit_for_target']['0.5']} Mbit/s",
+                        "the item's size over its overhead: the link bounds a slower one",
+                    )
+                )
         lines.append(
             _row(
                 "browser start to first view (4 workers)",
@@ -234,6 +244,14 @@ def table(results: dict[str, Any], found: list[Target]) -> str:
                 by_name.get("large videos: collector / limit (MB/s)"),
             )
         )
+        if run.get("link_mbit_for_target"):
+            lines.append(
+                _row(
+                    "  x0.8 reached on links up to, projected",
+                    f"{run['link_mbit_for_target']['0.8']} Mbit/s",
+                    "the item's size over its overhead: the link bounds a slower one",
+                )
+            )
         lines.append(
             _row(
                 "fake's CPU share: collector run / limit",
@@ -316,6 +334,13 @@ def table(results: dict[str, Any], found: list[Target]) -> str:
                     name, f"{run['peak_pss_mb']} MB", "during the download above", by_name.get(name)
                 )
             )
+            if run.get("peak_pss_mb_by_process"):
+                lines.append(
+                    "    at that peak, MB: "
+                    + ", ".join(
+                        f"{kind} {mb}" for kind, mb in run["peak_pss_mb_by_process"].items() if mb
+                    )
+                )
     memory = results.get("memory")
     if memory:
         lines.append(
@@ -327,6 +352,16 @@ def table(results: dict[str, Any], found: list[Target]) -> str:
                 by_name.get("memory: last / first quarter peak"),
             )
         )
+        kinds = memory.get("first_last_quarter_peak_pss_mb_by_process")
+        if kinds:
+            lines.append(
+                "  by process, MB (first -> last quarter): "
+                + ", ".join(
+                    f"{kind} {first} -> {last}"
+                    for kind, (first, last) in kinds.items()
+                    if first or last
+                )
+            )
     deploy = results.get("deploy")
     if deploy:
         lines.append(f"\n5. Deploy: site.yml, one test host, {deploy['members']} members")
