@@ -284,7 +284,8 @@ def table(results: dict[str, Any], found: list[Target]) -> str:
             _row(
                 "full scan of 50,000 items, projected",
                 f"{scan['projected_seconds_50000']} s",
-                f"linear: {scan['fixed_seconds']} s + items at {scan['items_per_s']}/s",
+                f"{scan['fixed_seconds']} s + items at {scan['items_per_s']}/s"
+                f" + {scan.get('after_walk_seconds', 0)} s after the walk",
             )
         )
         lines.append(_row("fake's CPU share", str(listing["fake_cpu_share"]), "cores busy"))
