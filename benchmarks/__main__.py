@@ -73,12 +73,12 @@ QUICK = Sizes(
     download_items=12,
     worker_counts=(1, 2, 4),
     video_library_items=60,
-    listing_items=300,
-    nothing_new_sizes=(100, 1_000, 5_000),
+    listing_items=200,
+    nothing_new_sizes=(100, 1_000, 3_000),
     nothing_new_runs=1,
-    memory_items=100,
-    # A first pass opens each album item (half a second or more each): a dozen here.
-    albums_library=(30, 4),
+    memory_items=60,
+    # A first pass opens each album item (half a second or more each): ten or so here.
+    albums_library=(20, 3),
     albums_nothing_changed=(300, 10),
     albums_runs=1,
 )
