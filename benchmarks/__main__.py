@@ -70,11 +70,11 @@ FULL = Sizes(
 # Under 3 minutes of benchmarks on the 2-core machine of the README (the fixed costs,
 # starting Chromium and waiting at each view's end, are most of it).
 QUICK = Sizes(
-    download_items=12,
+    download_items=10,
     worker_counts=(1, 2, 4),
     video_library_items=60,
-    listing_items=200,
-    nothing_new_sizes=(100, 1_000, 3_000),
+    listing_items=150,
+    nothing_new_sizes=(100, 1_000, 2_000),
     nothing_new_runs=1,
     memory_items=60,
     # A first pass opens each album item (half a second or more each): ten or so here.
