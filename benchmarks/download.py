@@ -18,15 +18,12 @@ from typing import Any
 from benchmarks.collector import BROWSER, SyncRun, run_sync
 from benchmarks.fake import ACCOUNT, FakeServer, Item
 from benchmarks.limit import LimitRun, fetch_all
+from benchmarks.report import PHOTOS_RATIO, VIDEOS_RATIO
 from benchmarks.state_builder import build_backed_up
 
 LARGE_VIDEO_BYTES = 20_000_000
 PHOTO_SEED = 42
 VIDEO_SEED = 44
-
-
-# The targets: collector / limit, 0.5 for photos at 4 workers, 0.8 for large videos.
-TARGETS = (0.5, 0.8)
 
 
 def link_for_ratio(bytes_per_item: float, overhead_s: float, ratio: float) -> float:
@@ -77,7 +74,7 @@ class Compared:
             # The link the target ratio would still hold on (see link_for_ratio).
             "link_mbit_for_target": {
                 str(target): round(link_for_ratio(run.bytes / run.new, overhead, target))
-                for target in TARGETS
+                for target in (PHOTOS_RATIO, VIDEOS_RATIO)
             }
             if run.new and overhead > 0
             else {},
