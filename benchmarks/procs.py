@@ -131,10 +131,3 @@ class TreeMemory:
     ) -> None:
         self._stop.set()
         self._thread.join()
-
-    @property
-    def peak(self) -> int:
-        return max((pss for _, pss in self.samples), default=0)
-
-    def peak_between(self, start: float, end: float) -> int:
-        return max((pss for moment, pss in self.samples if start <= moment <= end), default=0)
